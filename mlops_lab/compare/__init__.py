@@ -1,0 +1,5 @@
+"""Run views: the runs table, one run's details and the comparison of runs.
+
+Each view renders as HTML in a notebook and as text in a terminal. Plotly
+and ipywidgets are imported only by the interactive views.
+"""

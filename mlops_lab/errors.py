@@ -1,0 +1,114 @@
+"""The exceptions and warnings mlops-lab raises.
+
+Every error a user can cause derives from :class:`MlopsLabError`, so one
+``except MlopsLabError`` catches them all; the shells (magics, CLI, HTTP)
+convert only these into one readable line, and let anything else surface as
+the bug it is::
+
+    MlopsLabError
+    ├── StoreError                  the store cannot be opened or written
+    │   ├── NotAStoreError          a file at the store path is not an mlops-lab database
+    │   └── StoreVersionError       the database is newer than this mlops-lab
+    ├── RunError
+    │   ├── RunNotFoundError        no run with that id (or prefix, or name)
+    │   ├── NoActiveRunError        a logging call with no run open
+    │   ├── RunAlreadyActiveError   start_run while a run is open, without parent=
+    │   └── ParamConflictError      a param logged again with a different value
+    ├── FilterSyntaxError           a runs filter or order-by that does not parse
+    ├── InvalidArgumentError        a bad value for an argument (names the argument)
+    ├── ModelLoadError              a model file that cannot be loaded safely
+    └── MissingDependencyError      an optional dependency is not installed
+
+    MlopsLabWarning                 something was not logged, the user's code went on
+"""
+
+from __future__ import annotations
+
+
+class MlopsLabError(Exception):
+    """The root of every error mlops-lab raises for a user's mistake or environment."""
+
+
+class StoreError(MlopsLabError):
+    """The store cannot be opened, read or written."""
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class NotAStoreError(StoreError):
+    """A file exists at the store path but is not an mlops-lab database."""
+
+
+class StoreVersionError(StoreError):
+    """The database was written by a newer mlops-lab than this one."""
+
+
+class RunError(MlopsLabError):
+    """An error about one run."""
+
+    def __init__(self, message: str, *, run_id: str | None = None) -> None:
+        super().__init__(message)
+        self.run_id = run_id
+
+
+class RunNotFoundError(RunError):
+    """No run matches the given id, id prefix or name."""
+
+
+class NoActiveRunError(RunError):
+    """A logging call was made while no run is open."""
+
+
+class RunAlreadyActiveError(RunError):
+    """``start_run`` was called while another run is open and no parent was given."""
+
+
+class ParamConflictError(RunError):
+    """A param was logged again with a different value (params are immutable)."""
+
+    def __init__(self, key: str, old: str, new: str, *, run_id: str) -> None:
+        super().__init__(
+            f"param {key!r} of run {run_id[:8]} is already {old!r}; "
+            f"params are immutable, cannot set it to {new!r} "
+            "(log it under another key, or start a new run)",
+            run_id=run_id,
+        )
+        self.key = key
+        self.old = old
+        self.new = new
+
+
+class FilterSyntaxError(MlopsLabError):
+    """A filter or order-by expression does not parse; points at the bad token."""
+
+    def __init__(self, message: str, *, expression: str, position: int) -> None:
+        pointer = " " * position + "^"
+        super().__init__(f"{message}\n  {expression}\n  {pointer}")
+        self.expression = expression
+        self.position = position
+        self.reason = message
+
+
+class InvalidArgumentError(MlopsLabError, ValueError):
+    """An argument has a value that cannot be used; the message names the argument."""
+
+
+class ModelLoadError(MlopsLabError):
+    """A model file cannot be loaded, or would need untrusted types to load."""
+
+
+class MissingDependencyError(MlopsLabError, ImportError):
+    """An optional dependency is missing; the message names the extra to install."""
+
+    def __init__(self, package: str, extra: str, purpose: str) -> None:
+        super().__init__(
+            f"{purpose} needs {package!r}, which is not installed: pip install 'mlops-lab[{extra}]'"
+        )
+        self.package = package
+        self.extra = extra
+
+
+class MlopsLabWarning(UserWarning):
+    """Something could not be logged; the user's own code carried on."""

@@ -1,0 +1,12 @@
+"""The project store: one SQLite file (WAL) and a content-addressed blob folder.
+
+Everything that touches SQL lives in this package. :class:`Store` is the
+entry point; :func:`find_root` finds the store like git finds its repository.
+"""
+
+from __future__ import annotations
+
+from .locate import find_root, set_default_root
+from .store import Store
+
+__all__ = ["Store", "find_root", "set_default_root"]

@@ -1,0 +1,183 @@
+"""Opening the SQLite file safely and running short, retried transactions.
+
+Many writers share one store (several kernels, a pipeline, a server), so
+every connection uses WAL, ``synchronous=NORMAL`` and a busy timeout, and every
+write is a short ``BEGIN IMMEDIATE`` transaction retried with backoff when
+SQLite still answers "database is locked". A file that is not an mlops-lab
+database is refused before anything is written to it.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from ..errors import NotAStoreError, StoreError, StoreVersionError
+from .schema import APPLICATION_ID, SCHEMA_VERSION, migrate
+
+T = TypeVar("T")
+
+BUSY_TIMEOUT_MS = 30_000
+_RETRIES = 60
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    text = str(exc)
+    return "locked" in text or "busy" in text
+
+
+def check_file(db_path: Path) -> None:
+    """Refuse a file that exists but is not an mlops-lab database, without touching it."""
+    if not db_path.exists() or db_path.stat().st_size == 0:
+        return
+    with open(db_path, "rb") as fh:
+        header = fh.read(16)
+    if header != _SQLITE_MAGIC:
+        raise NotAStoreError(
+            f"{db_path} is not an mlops-lab store (not an SQLite database); "
+            "it was left untouched. Point MLOPS_LAB_HOME elsewhere or move the file.",
+            path=str(db_path),
+        )
+    try:
+        conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+        try:
+            app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            n_tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+            conn.execute("PRAGMA quick_check(1)").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        raise NotAStoreError(
+            f"{db_path} cannot be read as an mlops-lab store ({exc}); it was left untouched.",
+            path=str(db_path),
+        ) from exc
+    if app_id != APPLICATION_ID and n_tables > 0:
+        raise NotAStoreError(
+            f"{db_path} is an SQLite database of another application; it was left untouched.",
+            path=str(db_path),
+        )
+    if version > SCHEMA_VERSION:
+        raise StoreVersionError(
+            f"{db_path} has schema version {version}, newer than this mlops-lab knows "
+            f"({SCHEMA_VERSION}); upgrade mlops-lab to read it.",
+            path=str(db_path),
+        )
+
+
+class Connection:
+    """One SQLite connection per process, shared by threads under a lock.
+
+    After ``fork`` the child opens its own connection on first use, so a
+    connection is never used by two processes.
+    """
+
+    def __init__(self, db_path: Path) -> None:
+        self.db_path = db_path
+        self._lock = threading.RLock()
+        self._conn: sqlite3.Connection | None = None
+        self._pid = -1
+
+    @property
+    def raw(self) -> sqlite3.Connection:
+        if self._conn is None or self._pid != os.getpid():
+            self._conn = self._open()
+            self._pid = os.getpid()
+        return self._conn
+
+    def _open(self) -> sqlite3.Connection:
+        check_file(self.db_path)
+        self.db_path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            conn = sqlite3.connect(
+                self.db_path,
+                timeout=BUSY_TIMEOUT_MS / 1000,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            self._retry(lambda: conn.execute("PRAGMA journal_mode = WAL"))
+            conn.execute("PRAGMA synchronous = NORMAL")
+            if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+                self._migrate(conn)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot open the store {self.db_path}: {exc}") from exc
+        return conn
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        def step() -> None:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                # Another process may have migrated while we waited for the lock.
+                if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+                    migrate(conn)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+        self._retry(step)
+
+    @staticmethod
+    def _retry(fn: Callable[[], T]) -> T:
+        delay = 0.005
+        for attempt in range(_RETRIES):
+            try:
+                return fn()
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc) or attempt == _RETRIES - 1:
+                    raise
+                time.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 2, 0.5)
+        raise AssertionError("unreachable")
+
+    def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn(conn)`` in one ``BEGIN IMMEDIATE`` transaction, retried when busy."""
+
+        def attempt() -> T:
+            conn = self.raw
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = fn(conn)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            return result
+
+        with self._lock:
+            try:
+                return self._retry(attempt)
+            except sqlite3.OperationalError as exc:
+                raise StoreError(f"writing to {self.db_path} failed: {exc}") from exc
+
+    def read(self, sql: str, params: tuple | list | dict = ()) -> list[tuple]:
+        with self._lock:
+            return self._retry(lambda: self.raw.execute(sql, params).fetchall())
+
+    def read_dicts(self, sql: str, params: tuple | list | dict = ()) -> list[dict]:
+        def fetch() -> list[dict]:
+            cur = self.raw.execute(sql, params)
+            names = [d[0] for d in cur.description]
+            return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+        with self._lock:
+            return self._retry(fetch)
+
+    def read_one(self, sql: str, params: tuple | list | dict = ()) -> tuple | None:
+        rows = self.read(sql, params)
+        return rows[0] if rows else None
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None and self._pid == os.getpid():
+                self._conn.close()
+            self._conn = None

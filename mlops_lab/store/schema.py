@@ -1,0 +1,145 @@
+"""The store's schema and its forward migrations.
+
+The schema version lives in ``PRAGMA user_version``. Each entry of
+:data:`MIGRATIONS` takes the database from version ``i`` to ``i + 1``; opening
+a store applies the missing ones in one transaction, so a database is either
+at the old version or the new one, never in between. A database whose version
+is higher than this code knows is refused rather than guessed at.
+
+sqlite-utils is used here, and only here, to create and change tables: it is
+imported when a migration is needed, not on every open.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+# Tells mlops-lab databases apart from other SQLite files (PRAGMA application_id).
+APPLICATION_ID = 0x4D4C4F50  # "MLOP"
+
+
+def _v1(db) -> None:
+    db["experiments"].create(
+        {"experiment_id": int, "name": str, "created": float},
+        pk="experiment_id",
+        not_null={"name", "created"},
+    )
+    db["experiments"].create_index(["name"], unique=True)
+    db["environments"].create(
+        {"env_id": str, "python": str, "platform": str, "packages": str, "created": float},
+        pk="env_id",
+    )
+    db["runs"].create(
+        {
+            "run_id": str,
+            "name": str,
+            "experiment_id": int,
+            "status": str,
+            "start_time": float,
+            "end_time": float,
+            "parent_id": str,
+            "source_type": str,
+            "source_path": str,
+            "git_commit": str,
+            "git_branch": str,
+            "git_dirty": int,
+            "git_root": str,
+            "host": str,
+            "user": str,
+            "pid": int,
+            "pid_start": str,
+            "python": str,
+            "env_id": str,
+            "heartbeat": float,
+        },
+        pk="run_id",
+        not_null={"status", "start_time", "experiment_id"},
+        foreign_keys=[("experiment_id", "experiments"), ("env_id", "environments")],
+    )
+    db["runs"].create_index(["experiment_id", "start_time"])
+    db["runs"].create_index(["status"])
+    db["runs"].create_index(["parent_id"])
+    db["runs"].create_index(["name"])
+    db["params"].create(
+        {"run_id": str, "key": str, "value": str, "vtype": str},
+        pk=("run_id", "key"),
+        not_null={"value", "vtype"},
+    )
+    db["params"].create_index(["key", "value"])
+    # Full history; value NULL stands for NaN (SQLite turns NaN into NULL).
+    db["metrics"].create(
+        {"run_id": str, "key": str, "value": float, "step": int, "timestamp": float},
+        not_null={"step", "timestamp"},
+    )
+    db["metrics"].create_index(["run_id", "key", "step"])
+    # The value with the highest step (then latest timestamp) per run and key.
+    db["latest_metrics"].create(
+        {"run_id": str, "key": str, "value": float, "step": int, "timestamp": float},
+        pk=("run_id", "key"),
+    )
+    db["latest_metrics"].create_index(["key", "value"])
+    db["tags"].create({"run_id": str, "key": str, "value": str}, pk=("run_id", "key"))
+    db["tags"].create_index(["key", "value"])
+    db["cells"].create(
+        {
+            "run_id": str,
+            "seq": int,
+            "execution_count": int,
+            "source": str,
+            "status": str,
+            "error_name": str,
+            "error_value": str,
+            "started": float,
+            "duration_s": float,
+            "kind": str,
+        },
+        pk=("run_id", "seq"),
+    )
+    db["datasets"].create(
+        {
+            "digest": str,
+            "name": str,
+            "n_rows": int,
+            "n_cols": int,
+            "schema": str,
+            "profile": str,
+            "source": str,
+            "created": float,
+        },
+        pk="digest",
+    )
+    db["run_inputs"].create(
+        {"run_id": str, "digest": str, "name": str, "role": str, "created": float},
+        pk=("run_id", "digest", "role"),
+    )
+    db["run_inputs"].create_index(["digest"])
+    db["artifacts"].create(
+        {
+            "run_id": str,
+            "path": str,
+            "digest": str,
+            "size": int,
+            "kind": str,
+            "meta": str,
+            "created": float,
+        },
+        pk=("run_id", "path"),
+    )
+    db["artifacts"].create_index(["digest"])
+
+
+MIGRATIONS: list[Callable] = [_v1]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    """Bring ``conn``'s database to :data:`SCHEMA_VERSION` (the caller holds a write lock)."""
+    import sqlite_utils
+
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    db = sqlite_utils.Database(conn)
+    for step in MIGRATIONS[version:]:
+        step(db)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")

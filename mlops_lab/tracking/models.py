@@ -1,0 +1,160 @@
+"""Logging and loading models: skops files, never pickle.
+
+A model is saved with ``skops.io`` and stored as a run artifact of kind
+``model`` whose metadata records the flavour, the class, the library
+versions and the input signature. Loading asks skops which types the file
+would construct and accepts only those from trusted libraries (scikit-learn,
+NumPy, SciPy) plus the ones the caller names, so opening a model file never
+runs arbitrary code.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ..errors import InvalidArgumentError, MissingDependencyError, ModelLoadError
+
+if TYPE_CHECKING:
+    from .run import Run
+
+TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "builtins.", "collections.")
+
+
+def signature(X: Any) -> dict[str, Any]:
+    """The input signature of ``X``: column names and dtypes, or the shape."""
+    columns = getattr(X, "columns", None)
+    dtypes = getattr(X, "dtypes", None)
+    if columns is not None and dtypes is not None:
+        return {
+            "type": "dataframe",
+            "columns": [{"name": str(c), "dtype": str(dtypes[c])} for c in columns],
+        }
+    shape = getattr(X, "shape", None)
+    if shape is not None:
+        return {
+            "type": "array",
+            "shape": [None, *list(shape[1:])],
+            "dtype": str(getattr(X, "dtype", "")),
+        }
+    return {"type": "unknown"}
+
+
+def _skops() -> Any:
+    try:
+        import skops.io as sio
+    except ImportError as exc:
+        raise MissingDependencyError("skops", "sklearn", "saving models") from exc
+    return sio
+
+
+def model_meta(model: Any, X: Any = None) -> dict[str, Any]:
+    import sklearn
+
+    sio = _skops()
+    return {
+        "flavor": "sklearn",
+        "class": f"{type(model).__module__}.{type(model).__qualname__}",
+        "sklearn_version": sklearn.__version__,
+        "skops_version": getattr(sio, "__version__", None) or _version("skops"),
+        "format": "skops",
+        "signature": signature(X) if X is not None else None,
+    }
+
+
+def _version(dist: str) -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(dist)
+    except PackageNotFoundError:
+        return None
+
+
+def log_model(
+    model: Any,
+    name: str = "model",
+    *,
+    input_example: Any = None,
+    run: Run | None = None,
+) -> str:
+    """Save a fitted scikit-learn model with the active run (skops, not pickle).
+
+    Parameters
+    ----------
+    model
+        A fitted estimator (a Pipeline, a search's ``best_estimator_``...).
+    name
+        The artifact's name; ``ml.load_model(run, name)`` reads it back.
+    input_example
+        A few input rows; records the signature (columns and dtypes, or shape).
+
+    Returns
+    -------
+    str
+        The sha256 digest of the stored model file.
+    """
+    from .session import session
+
+    target = run if run is not None else session().require_active("log_model")
+    if not hasattr(model, "fit"):
+        raise InvalidArgumentError(
+            f"log_model: expected a scikit-learn estimator, got {type(model).__name__}"
+        )
+    sio = _skops()
+    try:
+        data = sio.dumps(model)
+    except Exception as exc:
+        raise ModelLoadError(f"log_model: skops cannot save {type(model).__name__}: {exc}") from exc
+    digest, size = target.store.blobs.put_bytes(data)
+    meta = model_meta(model, input_example)
+    target.store.add_artifact(target.run_id, name, digest, size, kind="model", meta=meta)
+    return digest
+
+
+def loads(data: bytes, *, trusted: list[str] | None = None, source: str = "model") -> Any:
+    """Load skops bytes, refusing types outside the trusted libraries and ``trusted``."""
+    sio = _skops()
+    extra = set(trusted or ())
+    try:
+        untrusted = sio.get_untrusted_types(data=data)
+    except Exception as exc:
+        raise ModelLoadError(f"{source} is not a readable skops file: {exc}") from exc
+    refused = [t for t in untrusted if not t.startswith(TRUSTED_PREFIXES) and t not in extra]
+    if refused:
+        raise ModelLoadError(
+            f"{source} would construct types outside scikit-learn, NumPy and SciPy: "
+            + ", ".join(refused)
+            + "; if you trust them, pass trusted=[...] naming them"
+        )
+    try:
+        return sio.loads(data, trusted=untrusted)
+    except Exception as exc:
+        raise ModelLoadError(f"{source} could not be loaded: {exc}") from exc
+
+
+def load_model(
+    run: Run | str | None = None, name: str = "model", *, trusted: list[str] | None = None
+) -> Any:
+    """Load a model logged with ``log_model`` (or by autolog) from a run.
+
+    Parameters
+    ----------
+    run
+        A ``Run``, run id, id prefix or run name (default: the latest run).
+    name
+        The model artifact's name.
+    trusted
+        Extra fully qualified type names to allow (e.g. from xgboost).
+    """
+    from .api import get_run
+
+    target = get_run(run) if not hasattr(run, "artifacts") else run
+    for art in target.artifacts:
+        if art["path"] == name and art["kind"] == "model":
+            data = target.store.blobs.read_bytes(art["digest"])
+            return loads(data, trusted=trusted, source=f"model {name!r} of run {target.run_id[:8]}")
+    names = [a["path"] for a in target.artifacts if a["kind"] == "model"]
+    raise InvalidArgumentError(
+        f"run {target.run_id[:8]} has no model {name!r}"
+        + (f" (its models: {', '.join(names)})" if names else " (it logged no model)")
+    )
