@@ -316,6 +316,19 @@ def session() -> Session:
     return _session
 
 
+def reset() -> None:
+    """Forget the process's open runs and stores (tests, and ``%reset``-like fresh starts).
+
+    Buffered metrics are written first; open runs are left as they are in the store.
+    """
+    if _session is None:
+        return
+    _session.flush()
+    _session.stack.clear()
+    _session._steps.clear()
+    _session._stores.clear()
+
+
 def _install_excepthook() -> None:
     """A script that dies with an exception leaves its open runs ``failed``."""
     previous = sys.excepthook
