@@ -37,7 +37,7 @@ def shell(store_root: Path) -> Iterator[object]:
     import mlops_lab.magics as magics_module
 
     class TestingShell(InteractiveShell):
-        def run_cell(self, raw_cell, *args, **kwargs):  # noqa: ANN001, ANN202
+        def run_cell(self, raw_cell, *args, **kwargs):
             result = super().run_cell(raw_cell, *args, **kwargs)
             # %%mlops run executes its body with a nested run_cell: let the magic see errors.
             if kwargs.get("store_history") is False:
