@@ -16,6 +16,10 @@ the bug it is::
     │   └── ParamConflictError      a param logged again with a different value
     ├── FilterSyntaxError           a runs filter or order-by that does not parse
     ├── InvalidArgumentError        a bad value for an argument (names the argument)
+    ├── DataError                   a dataset that cannot be used as given (names the column)
+    │   ├── DatasetReadError        a path that is missing or not a CSV/Parquet table
+    │   ├── SchemaError             a schema file that does not parse, or does not fit the data
+    │   └── ValidationFailedError   ValidationReport.raise_for_failures() on a failed report
     ├── ModelLoadError              a model file that cannot be loaded safely
     └── MissingDependencyError      an optional dependency is not installed
 
@@ -93,6 +97,34 @@ class FilterSyntaxError(MlopsLabError):
 
 class InvalidArgumentError(MlopsLabError, ValueError):
     """An argument has a value that cannot be used; the message names the argument."""
+
+
+class DataError(MlopsLabError):
+    """A dataset (frame or file) cannot be used as given; ``column`` names the culprit."""
+
+    def __init__(self, message: str, *, column: str | None = None) -> None:
+        super().__init__(message)
+        self.column = column
+
+
+class DatasetReadError(DataError):
+    """A dataset path does not exist, or cannot be read as CSV or Parquet."""
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class SchemaError(DataError):
+    """A schema file does not parse, or a schema does not fit the data it is applied to."""
+
+
+class ValidationFailedError(DataError):
+    """Raised on request (``report.raise_for_failures()``) when data failed its schema."""
+
+    def __init__(self, message: str, *, report: object = None) -> None:
+        super().__init__(message)
+        self.report = report
 
 
 class ModelLoadError(MlopsLabError):
