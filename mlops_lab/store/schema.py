@@ -129,7 +129,48 @@ def _v1(db) -> None:
     db["artifacts"].create_index(["digest"])
 
 
-MIGRATIONS: list[Callable] = [_v1]
+def _v2(db) -> None:
+    # Data plane: one row per validation of a dataset, one row per column per drift test.
+    db["validations"].create(
+        {
+            "validation_id": str,
+            "run_id": str,
+            "digest": str,
+            "schema_digest": str,
+            "passed": int,
+            "n_rows": int,
+            "n_failed_checks": int,
+            "n_failed_rows": int,
+            "report": str,
+            "created": float,
+        },
+        pk="validation_id",
+        not_null={"digest", "passed", "created"},
+    )
+    db["validations"].create_index(["digest", "created"])
+    db["validations"].create_index(["run_id"])
+    db["drift_results"].create(
+        {
+            "drift_id": str,
+            "run_id": str,
+            "reference_digest": str,
+            "current_digest": str,
+            "column": str,
+            "test": str,
+            "statistic": float,
+            "p_value": float,
+            "threshold": float,
+            "drifted": int,
+            "created": float,
+        },
+        pk=("drift_id", "column"),
+        not_null={"column", "test", "drifted", "created"},
+    )
+    db["drift_results"].create_index(["reference_digest", "column", "created"])
+    db["drift_results"].create_index(["run_id"])
+
+
+MIGRATIONS: list[Callable] = [_v1, _v2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
