@@ -21,6 +21,9 @@ the bug it is::
     │   ├── SchemaError             a schema file that does not parse, or does not fit the data
     │   └── ValidationFailedError   ValidationReport.raise_for_failures() on a failed report
     ├── ModelLoadError              a model file that cannot be loaded safely
+    ├── BundleError                 a model bundle that is missing or incomplete
+    │   └── BundleIntegrityError    a bundle file whose content digest does not match
+    ├── InputValidationError        a served request whose inputs do not fit the schema
     └── MissingDependencyError      an optional dependency is not installed
 
     MlopsLabWarning                 something was not logged, the user's code went on
@@ -129,6 +132,39 @@ class ValidationFailedError(DataError):
 
 class ModelLoadError(MlopsLabError):
     """A model file cannot be loaded, or would need untrusted types to load."""
+
+
+class BundleError(MlopsLabError):
+    """A model bundle cannot be built or read (missing file, bad metadata)."""
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class BundleIntegrityError(BundleError):
+    """A bundle file is missing or its sha256 digest differs from the one recorded."""
+
+    def __init__(self, message: str, *, path: str | None = None, file: str | None = None) -> None:
+        super().__init__(message, path=path)
+        self.file = file
+
+
+class InputValidationError(MlopsLabError, ValueError):
+    """Inputs sent to a served model do not fit its schema; names the column and the problem.
+
+    ``status`` is the HTTP status the server answers with (a 4xx).
+    """
+
+    def __init__(
+        self, problem: str, *, column: str | None = None, status: int = 422, row: int | None = None
+    ) -> None:
+        where = f"column {column!r}: " if column is not None else ""
+        super().__init__(f"{where}{problem}")
+        self.problem = problem
+        self.column = column
+        self.status = status
+        self.row = row
 
 
 class MissingDependencyError(MlopsLabError, ImportError):
