@@ -170,7 +170,37 @@ def _v2(db) -> None:
     db["drift_results"].create_index(["run_id"])
 
 
-MIGRATIONS: list[Callable] = [_v1, _v2]
+def _predictions(db) -> None:
+    """The model server's prediction log and the ground truth attached to it later."""
+    db["predictions"].create(
+        {
+            "request_id": str,
+            "model": str,
+            "version": str,
+            "run_id": str,
+            "created": float,
+            "protocol": str,
+            "status": int,
+            "latency_ms": float,
+            "n_rows": int,
+            "inputs": str,
+            "outputs": str,
+            "error": str,
+            "runtime": str,
+            "rss_bytes": int,
+        },
+        pk="request_id",
+        not_null={"model", "created", "status"},
+    )
+    db["predictions"].create_index(["model", "created"])
+    db["prediction_feedback"].create(
+        {"request_id": str, "label": str, "created": float},
+        pk="request_id",
+        not_null={"label", "created"},
+    )
+
+
+MIGRATIONS: list[Callable] = [_v1, _v2, _predictions]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
