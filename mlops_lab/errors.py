@@ -21,6 +21,12 @@ the bug it is::
     │   ├── SchemaError             a schema file that does not parse, or does not fit the data
     │   └── ValidationFailedError   ValidationReport.raise_for_failures() on a failed report
     ├── ModelLoadError              a model file that cannot be loaded safely
+    ├── RegistryError               the model registry refuses a name, alias or version
+    │   └── ModelNotFoundError      no registered model, version or alias for a reference
+    ├── PipelineError               a promoted pipeline cannot be written or run
+    │   ├── PipelineNotFoundError   no pipeline folder (or spec) of that name
+    │   ├── PipelineParamError      an unknown parameter, or a value of the wrong type
+    │   └── PipelineStepError       a step failed (shows the failing cell and its error)
     ├── BundleError                 a model bundle that is missing or incomplete
     │   └── BundleIntegrityError    a bundle file whose content digest does not match
     ├── InputValidationError        a served request whose inputs do not fit the schema
@@ -165,6 +171,75 @@ class InputValidationError(MlopsLabError, ValueError):
         self.column = column
         self.status = status
         self.row = row
+
+
+class RegistryError(MlopsLabError):
+    """The model registry refuses a model name, an alias or a version."""
+
+    def __init__(self, message: str, *, name: str | None = None) -> None:
+        super().__init__(message)
+        self.name = name
+
+
+class ModelNotFoundError(RegistryError, LookupError):
+    """No registered model, version or alias matches a reference."""
+
+    def __init__(self, message: str, *, ref: str, name: str | None = None) -> None:
+        super().__init__(message, name=name)
+        self.ref = ref
+
+
+class PipelineError(MlopsLabError):
+    """A promoted pipeline cannot be written, found or run."""
+
+    def __init__(self, message: str, *, pipeline: str | None = None) -> None:
+        super().__init__(message)
+        self.pipeline = pipeline
+
+
+class PipelineNotFoundError(PipelineError):
+    """No pipeline folder (or no spec file in it) for that name."""
+
+
+class PipelineParamError(PipelineError, ValueError):
+    """A parameter the pipeline does not declare, or a value of the wrong type."""
+
+    def __init__(self, message: str, *, pipeline: str, param: str) -> None:
+        super().__init__(message, pipeline=pipeline)
+        self.param = param
+
+
+class PipelineStepError(PipelineError):
+    """A pipeline step failed; ``str()`` shows the failing cell's source and error."""
+
+    def __init__(
+        self,
+        *,
+        pipeline: str,
+        step: str,
+        error: str,
+        cell_index: int | None = None,
+        source: str | None = None,
+        run_id: str | None = None,
+    ) -> None:
+        self.step = step
+        self.error = error
+        self.cell_index = cell_index
+        self.source = source
+        self.run_id = run_id
+        super().__init__(self._message(pipeline), pipeline=pipeline)
+
+    def _message(self, pipeline: str) -> str:
+        where = f"step {self.step!r}"
+        if self.cell_index is not None:
+            where += f", cell {self.cell_index}"
+        lines = [f"pipeline {pipeline!r} failed at {where}; nothing was registered"]
+        if self.source:
+            lines += ["", *("    " + line for line in self.source.rstrip().splitlines()), ""]
+        lines.append(self.error)
+        if self.run_id:
+            lines.append(f"(pipeline run {self.run_id[:8]}: its output notebooks are kept)")
+        return "\n".join(lines)
 
 
 class MissingDependencyError(MlopsLabError, ImportError):
