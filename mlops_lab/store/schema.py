@@ -200,7 +200,49 @@ def _predictions(db) -> None:
     )
 
 
-MIGRATIONS: list[Callable] = [_v1, _v2, _predictions]
+def _registry(db) -> None:
+    """The model registry: named models, their versions, aliases, and what became of them."""
+    db["registered_models"].create(
+        {"name": str, "description": str, "created": float},
+        pk="name",
+        not_null={"created"},
+    )
+    db["model_versions"].create(
+        {
+            "name": str,
+            "version": int,
+            "run_id": str,
+            "model": str,
+            "digest": str,
+            "metrics": str,
+            "meta": str,
+            "created": float,
+        },
+        pk=("name", "version"),
+        not_null={"run_id", "model", "digest", "created"},
+    )
+    db["model_versions"].create_index(["run_id", "model"])
+    db["model_aliases"].create(
+        {"name": str, "alias": str, "version": int, "updated": float},
+        pk=("name", "alias"),
+        not_null={"version", "updated"},
+    )
+    # Packages, deployments, gate decisions: one row per event of a model version.
+    db["model_events"].create(
+        {
+            "name": str,
+            "version": int,
+            "kind": str,
+            "target": str,
+            "meta": str,
+            "created": float,
+        },
+        not_null={"name", "version", "kind", "created"},
+    )
+    db["model_events"].create_index(["name", "version"])
+
+
+MIGRATIONS: list[Callable] = [_v1, _v2, _predictions, _registry]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
