@@ -163,6 +163,9 @@ def git_dirty(root: Path) -> bool | None:
     return bool(out.stdout.strip())
 
 
+_git_threads: list[threading.Thread] = []
+
+
 def git_info(start: Path, on_dirty: Callable[[bool | None], None]) -> dict[str, Any]:
     """Commit, branch and root now; ``on_dirty`` is called later from a thread."""
     root = git_root(start)
@@ -173,7 +176,15 @@ def git_info(start: Path, on_dirty: Callable[[bool | None], None]) -> dict[str, 
         target=lambda: on_dirty(git_dirty(root)), name="mlops-lab-git", daemon=True
     )
     thread.start()
+    _git_threads[:] = [t for t in _git_threads if t.is_alive()]
+    _git_threads.append(thread)
     return {"git_commit": commit, "git_branch": branch, "git_root": str(root)}
+
+
+def wait_for_git(timeout: float = 5.0) -> None:
+    """Let pending dirty-flag checks land (called at interpreter exit)."""
+    for thread in list(_git_threads):
+        thread.join(timeout)
 
 
 # -- source ------------------------------------------------------------------------

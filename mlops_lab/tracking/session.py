@@ -159,16 +159,15 @@ class Session:
                 f"status: expected one of finished, failed, killed; got {status!r}"
             )
         run = run or self.active
-        if run is None:
-            return None
+        if run is None or run not in self.stack:
+            return None  # nothing open, or already ended (ml.end_run inside a with block)
         rows = self._take(run.run_id)
+        # Ending a parent ends the children opened after it, innermost first.
+        index = self.stack.index(run)
+        for child in reversed(self.stack[index + 1 :]):
+            child.store.end_run(child.run_id, status, time.time(), self._take(child.run_id))
         run.store.end_run(run.run_id, status, time.time(), rows)
-        if run in self.stack:
-            # Ending a parent ends the children opened after it.
-            index = self.stack.index(run)
-            for child in self.stack[index + 1 :]:
-                child.store.end_run(child.run_id, status, time.time(), self._take(child.run_id))
-            del self.stack[index:]
+        del self.stack[index:]
         for key in [k for k in self._steps if k[0] == run.run_id]:
             del self._steps[key]
         for listener in list(self._listeners):
@@ -283,6 +282,7 @@ class Session:
             while self.stack:
                 self.end_run(self.stack[0], "finished")
             self.flush()
+            capture.wait_for_git()
         except Exception as exc:
             print(f"mlops-lab: could not close runs at exit: {exc}", file=sys.stderr)
 

@@ -1,0 +1,158 @@
+"""The run verbs through a real IPython shell: start, end, run, param, log, runs, show."""
+
+from __future__ import annotations
+
+import pytest
+from IPython.core.error import UsageError
+
+import mlops_lab as ml
+from mlops_lab.magics.tracking import split_assignments
+
+
+def test_a_notebook_session_is_recorded(shell) -> None:
+    shell.run_cell("%mlops start first --experiment exp --tag team=a")
+    shell.run_cell("%mlops param C=0.5 model='rf' layers=[64, 32] name=\"it's\"")
+    assert shell.user_ns["C"] == 0.5 and shell.user_ns["layers"] == [64, 32]
+    shell.run_cell("x = C * 2")
+    shell.run_cell("%mlops log acc=0.9 loss=x/10")
+    shell.run_cell("%mlops log acc=0.95 --step 5")
+    with pytest.raises(ZeroDivisionError):
+        shell.run_cell("1/0")
+    shell.run_cell("%mlops end")
+    run = ml.get_run("first")
+    assert run.experiment == "exp" and run.status == "finished"
+    assert run.params == {"C": 0.5, "model": "rf", "layers": [64, 32], "name": "it's"}
+    assert run.metrics == {"acc": 0.95, "loss": 0.1}
+    assert list(run.metric_history("acc")["step"]) == [0, 5]
+    cells = run.cells
+    assert [c["source"] for c in cells] == [
+        "%mlops start first --experiment exp --tag team=a",
+        "%mlops param C=0.5 model='rf' layers=[64, 32] name=\"it's\"",
+        "x = C * 2",
+        "%mlops log acc=0.9 loss=x/10",
+        "%mlops log acc=0.95 --step 5",
+        "1/0",
+        "%mlops end",
+    ]
+    failed = cells[5]
+    assert failed["status"] == "error" and failed["error_name"] == "ZeroDivisionError"
+    assert all(c["status"] == "ok" for i, c in enumerate(cells) if i != 5)
+    assert all(c["execution_count"] for c in cells)
+    assert all(c["duration_s"] >= 0 for c in cells)
+
+
+def test_cells_outside_a_run_are_not_recorded(shell, store) -> None:
+    shell.run_cell("y = 1")
+    shell.run_cell("%mlops start")
+    shell.run_cell("%mlops end")
+    shell.run_cell("z = 2")
+    assert store.db.read_one("SELECT count(*) FROM cells")[0] == 2
+
+
+def test_cell_magic_is_one_run(shell) -> None:
+    shell.run_cell(
+        "%%mlops run whole-cell --tag k=v\n%mlops param C=1.0\n%mlops log acc=0.95\nresult = C + 1"
+    )
+    run = ml.get_run("whole-cell")
+    assert run.status == "finished" and ml.active_run() is None
+    assert shell.user_ns["result"] == 2.0
+    assert run.params == {"C": 1.0} and run.metrics == {"acc": 0.95} and run.tags == {"k": "v"}
+    assert len(run.cells) == 1
+    assert run.cells[0]["source"].startswith("%mlops param C=1.0")
+
+
+def test_cell_magic_failure_marks_the_run_failed(shell) -> None:
+    with pytest.raises(UsageError, match="failed: ZeroDivisionError"):
+        shell.run_cell("%%mlops run bad\nx = 1\n1/0")
+    run = ml.get_run("bad")
+    assert run.status == "failed"
+    assert run.cells[0]["status"] == "error"
+
+
+def test_start_ends_the_open_run(shell, capsys) -> None:
+    shell.run_cell("%mlops start one")
+    shell.run_cell("%mlops start two")
+    assert "ended run" in capsys.readouterr().out
+    assert ml.get_run("one").status == "finished"
+    assert ml.active_run().name == "two"
+    shell.run_cell("%mlops end --status failed")
+    assert ml.get_run("two").status == "failed"
+
+
+def test_param_without_a_run_sets_variables(shell, capsys) -> None:
+    shell.run_cell("%mlops param alpha=0.1")
+    assert shell.user_ns["alpha"] == 0.1
+    assert "no run is open" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("%mlops bogus", "unknown verb 'bogus'; valid verbs are: .*autolog.*start"),
+        ("%mlops end", "no run is open"),
+        ("%mlops log acc=0.9", "needs an open run"),
+        ("%mlops param C", "expected NAME=VALUE"),
+        ("%mlops param C=undefined_name", "cannot evaluate C=undefined_name: NameError"),
+        ("%mlops param C=[1, 2", "unbalanced"),
+        ("%mlops runs --limit x", "invalid int value"),
+        ("%mlops runs --filter 'metrics.acc >> 1'", "expected a number"),
+        ("%mlops show nope", "no run matches 'nope'"),
+        ("%mlops start --tag oops", "--tag expects KEY=VALUE"),
+        ("%mlops end --status maybe", "invalid choice"),
+        ("%mlops runs --filter 'unterminated", "cannot parse the arguments"),
+    ],
+)
+def test_mistakes_are_one_line(shell, line: str, message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        shell.run_cell(line)
+
+
+def test_log_step_must_be_an_integer(shell) -> None:
+    shell.run_cell("%mlops start")
+    with pytest.raises(UsageError, match="--step expects an integer"):
+        shell.run_cell("%mlops log acc=1 --step two")
+
+
+def test_help_for_everything(shell, capsys) -> None:
+    from mlops_lab.magics.verbs import verbs
+
+    shell.run_cell("%mlops --help")
+    overview = capsys.readouterr().out
+    for name in verbs():
+        assert name in overview
+        shell.run_cell(f"%mlops {name} --help")
+        assert f"%mlops {name}" in capsys.readouterr().out
+
+
+def test_runs_and_show_render(shell) -> None:
+    shell.run_cell("%mlops start shown")
+    shell.run_cell("%mlops param C=1")
+    shell.run_cell("%mlops log acc=0.5")
+    shell.run_cell("%mlops end")
+    table = shell.run_cell("%mlops runs --sort 'metrics.acc desc'").result
+    html = table._repr_html_()
+    assert "shown" in html and "metrics.acc" in html
+    view = shell.run_cell("%mlops show shown").result
+    assert "acc" in view._repr_html_() and "%mlops param C=1" in view._repr_html_()
+    assert "Params" in repr(view)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("a=1 b='x y'", [("a", "1"), ("b", "'x y'")]),
+        ("c=[1, 2] d={'k': (1, 2)}", [("c", "[1, 2]"), ("d", "{'k': (1, 2)}")]),
+        ("e=f(1, g=2)", [("e", "f(1, g=2)")]),
+        ('s="a=b"', [("s", '"a=b"')]),
+    ],
+)
+def test_split_assignments(text: str, expected: list[tuple[str, str]]) -> None:
+    assert split_assignments(text) == expected
+
+
+def test_config_store_setting(shell, tmp_path) -> None:
+    target = tmp_path / "configured"
+    shell.run_cell(f"%config MlopsMagics.store = '{target}'")
+    shell.run_cell("%mlops start configured")
+    shell.run_cell("%mlops end")
+    assert (target / "mlops.db").is_file()
