@@ -61,8 +61,8 @@ class Context:
 class Verb:
     name: str
     help: str
-    handler: Callable[[Context, argparse.Namespace], Any]
-    arguments: Callable[[VerbParser], None]
+    handler: Callable[[Context, Any], Any]
+    arguments: Callable[[VerbParser], object]
     cell: bool = False
     description: str = ""
     raw: bool = False
@@ -86,7 +86,7 @@ def verb(
     name: str,
     help: str,
     *,
-    arguments: Callable[[VerbParser], None] | None = None,
+    arguments: Callable[[VerbParser], object] | None = None,
     cell: bool = False,
     description: str = "",
     raw: bool = False,

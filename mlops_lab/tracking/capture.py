@@ -47,7 +47,7 @@ def environment() -> dict[str, Any]:
         return _env_cache[1]
     packages: dict[str, str] = {}
     for dist in metadata.distributions():
-        name = dist.metadata.get("Name")
+        name = dist.metadata["Name"]
         if name and name not in packages:
             packages[name] = dist.version
     packages_json = json.dumps(dict(sorted(packages.items(), key=lambda kv: kv[0].lower())))
