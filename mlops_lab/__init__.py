@@ -21,13 +21,17 @@ __version__ = "0.1.0"
 # Public name -> the module that defines it.
 _EXPORTS: dict[str, str] = {
     "MlopsLabError": "mlops_lab.errors",
+    "ModelVersion": "mlops_lab.registry",
     "Run": "mlops_lab.tracking.run",
     "Store": "mlops_lab.store",
     "active_run": "mlops_lab.tracking.api",
     "autolog": "mlops_lab.tracking.autolog",
+    "delete_alias": "mlops_lab.registry",
     "end_run": "mlops_lab.tracking.api",
     "flush": "mlops_lab.tracking.api",
+    "get_model_version": "mlops_lab.registry",
     "get_run": "mlops_lab.tracking.api",
+    "lineage": "mlops_lab.registry",
     "load_model": "mlops_lab.tracking.models",
     "log_artifact": "mlops_lab.tracking.api",
     "log_metric": "mlops_lab.tracking.api",
@@ -35,7 +39,11 @@ _EXPORTS: dict[str, str] = {
     "log_model": "mlops_lab.tracking.models",
     "log_param": "mlops_lab.tracking.api",
     "log_params": "mlops_lab.tracking.api",
+    "model_versions": "mlops_lab.registry",
+    "models": "mlops_lab.registry",
+    "register_model": "mlops_lab.registry",
     "runs": "mlops_lab.tracking.api",
+    "set_alias": "mlops_lab.registry",
     "set_tag": "mlops_lab.tracking.api",
     "set_tags": "mlops_lab.tracking.api",
     "start_run": "mlops_lab.tracking.api",
@@ -43,14 +51,18 @@ _EXPORTS: dict[str, str] = {
 
 __all__ = [
     "MlopsLabError",
+    "ModelVersion",
     "Run",
     "Store",
     "__version__",
     "active_run",
     "autolog",
+    "delete_alias",
     "end_run",
     "flush",
+    "get_model_version",
     "get_run",
+    "lineage",
     "load_ipython_extension",
     "load_model",
     "log_artifact",
@@ -59,7 +71,11 @@ __all__ = [
     "log_model",
     "log_param",
     "log_params",
+    "model_versions",
+    "models",
+    "register_model",
     "runs",
+    "set_alias",
     "set_tag",
     "set_tags",
     "start_run",
@@ -68,6 +84,16 @@ __all__ = [
 
 if TYPE_CHECKING:
     from .errors import MlopsLabError
+    from .registry import (
+        ModelVersion,
+        delete_alias,
+        get_model_version,
+        lineage,
+        model_versions,
+        models,
+        register_model,
+        set_alias,
+    )
     from .store import Store
     from .tracking.api import (
         active_run,

@@ -140,13 +140,19 @@ def load_model(
     Parameters
     ----------
     run
-        A ``Run``, run id, id prefix or run name (default: the latest run).
+        A ``Run``, run id, id prefix or run name (default: the latest run); or a
+        registry reference: ``"name@alias"``, ``"name/3"``, ``"runs:/RUN_ID/model"``.
     name
-        The model artifact's name.
+        The model artifact's name (a registry reference names its own).
     trusted
         Extra fully qualified type names to allow (e.g. from xgboost).
     """
     from .api import get_run
+
+    if isinstance(run, str) and ("@" in run or "/" in run or run.startswith("runs:/")):
+        from ..registry import get_model_version
+
+        return get_model_version(run).load(trusted=trusted)
 
     target = get_run(run) if not hasattr(run, "artifacts") else run
     for art in target.artifacts:
