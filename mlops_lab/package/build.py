@@ -1,0 +1,329 @@
+"""Building a bundle: :func:`package` turns a registered model or a run's model into a folder.
+
+The model is found from a registry reference (``name@alias``, ``name/3``,
+``name``, ``runs:/RUN_ID/model``) when the registry is installed, or from a
+run (a ``Run``, id, id prefix or name). The folder holds everything serving
+needs and nothing from the store: the skops model, a verified ONNX model when
+it converts, the schema and an example, pinned requirements, a Dockerfile, a
+README and ``metadata.json`` with lineage and the sha256 of every file.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import tarfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import BundleError, InvalidArgumentError, MlopsLabError
+from . import files
+from .bundle import FORMAT_VERSION, METADATA, Bundle, file_digest, load_model_bytes
+from .schema import TEXT, InputSchema
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from ..tracking.run import Run
+
+EXAMPLE_ROWS = 20
+
+
+@dataclass
+class ModelSource:
+    """Where a model comes from: its run and artifact, and the name/version it is served as."""
+
+    run: Run
+    artifact: str
+    name: str
+    version: str
+    aliases: list[str] = field(default_factory=list)
+
+
+def _from_run(run: Run, artifact: str = "model") -> ModelSource:
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", run.name or "").strip("-") or "model"
+    return ModelSource(run, artifact, name, run.run_id[:8])
+
+
+def resolve_model(ref: Any) -> ModelSource:
+    """A model reference (registry ref, ``runs:/ID/model``, ``Run`` or run id/name) to its source."""
+    from ..tracking.api import get_run
+
+    if hasattr(ref, "run_id") and hasattr(ref, "artifacts"):
+        return _from_run(ref)
+    text = str(ref).strip()
+    if text.startswith("runs:/"):
+        run_part, _, artifact = text[len("runs:/") :].partition("/")
+        return _from_run(get_run(run_part), artifact or "model")
+    try:
+        from ..registry import get_model_version
+    except ImportError:
+        get_model_version = None
+    if get_model_version is not None:
+        try:
+            mv = get_model_version(text)
+        except MlopsLabError:
+            if "@" in text or "/" in text:
+                raise
+        else:
+            return ModelSource(
+                get_run(mv.run_id),
+                getattr(mv, "model", None) or "model",
+                mv.name,
+                str(mv.version),
+                list(getattr(mv, "aliases", []) or []),
+            )
+    if "@" in text:
+        raise InvalidArgumentError(
+            f"{text!r} is a registry reference, but the model registry is not available; "
+            "pass a run id instead"
+        )
+    return _from_run(get_run(text))
+
+
+def _model_artifact(source: ModelSource) -> dict[str, Any]:
+    for art in source.run.artifacts:
+        if art["path"] == source.artifact and art["kind"] == "model":
+            return art
+    raise InvalidArgumentError(
+        f"run {source.run.run_id[:8]} has no model {source.artifact!r}; log one with ml.log_model"
+    )
+
+
+def _profiles(run: Run) -> list[dict[str, Any]]:
+    out = []
+    for ds in run.datasets:
+        record = run.store.dataset(ds["digest"]) or {}
+        profile = record.get("profile") or {}
+        if isinstance(profile, dict) and isinstance(profile.get("columns"), dict):
+            out.append(profile["columns"])
+    return out
+
+
+def _encoder_categories(model: Any) -> dict[str, list[str]]:
+    """Categories learned by one-hot/ordinal encoders inside ColumnTransformers of ``model``."""
+    found: dict[str, list[str]] = {}
+    stack = [model]
+    while stack:
+        est = stack.pop()
+        if hasattr(est, "steps"):
+            stack.extend(step for _, step in est.steps)
+        for _, trans, cols in getattr(est, "transformers_", []) or []:
+            if isinstance(cols, str):
+                cols = [cols]
+            cats = getattr(trans, "categories_", None)
+            if hasattr(trans, "steps"):
+                cats = next(
+                    (
+                        getattr(s, "categories_", None)
+                        for _, s in trans.steps
+                        if hasattr(s, "categories_")
+                    ),
+                    None,
+                )
+            if (
+                cats is not None
+                and len(cats) == len(cols)
+                and all(isinstance(c, str) for c in cols)
+            ):
+                for col, values in zip(cols, cats, strict=True):
+                    found[col] = [str(v) for v in values if v == v]
+    return found
+
+
+def _enrich(schema: InputSchema, model: Any, run: Run, example: pd.DataFrame | None) -> None:
+    """Add categories and nullability: from the training data's profile, the model, the example."""
+    profiles = _profiles(run)
+    from_model = _encoder_categories(model)
+    sources = set()
+    for col in schema.columns:
+        prof = next((p[col.name] for p in profiles if col.name in p), None)
+        if prof is not None:
+            col.nullable = bool(prof.get("n_missing", 0))
+        if col.kind not in TEXT:
+            continue
+        if col.name in from_model:
+            col.categories, source = from_model[col.name], "model"
+        elif prof is not None and prof.get("top") and prof.get("n_unique") == len(prof["top"]):
+            col.categories, source = [t["value"] for t in prof["top"]], "profile"
+        elif example is not None and col.name in example:
+            col.categories = sorted({str(v) for v in example[col.name].dropna()})
+            source = "example"
+        else:
+            continue
+        sources.add(source)
+        if example is not None and col.name in example and example[col.name].isna().any():
+            col.nullable = True
+    schema.categories_source = ",".join(sorted(sources)) or None
+
+
+def _synthetic_example(schema: InputSchema, run: Run, n: int) -> pd.DataFrame:
+    """Rows drawn from the training profile (or a unit range) when no example was stored."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    profiles = _profiles(run)
+    data: dict[str, Any] = {}
+    for col in schema.columns:
+        prof = next((p[col.name] for p in profiles if col.name in p), {})
+        if col.kind in TEXT:
+            cats = col.categories or ["a"]
+            data[col.name] = [cats[i % len(cats)] for i in range(n)]
+        elif col.kind == "bool":
+            data[col.name] = [bool(i % 2) for i in range(n)]
+        else:
+            lo = prof.get("min") if prof.get("min") is not None else 0.0
+            hi = prof.get("max") if prof.get("max") is not None else 1.0
+            values = rng.uniform(lo, hi, n)
+            data[col.name] = np.round(values) if col.kind == "integer" else values
+    frame = pd.DataFrame(data)
+    for col in schema.columns:
+        if col.kind in ("float", "integer"):
+            frame[col.name] = frame[col.name].astype(col.dtype)
+    return frame
+
+
+def _example(
+    schema: InputSchema, meta: dict[str, Any], given: Any, run: Run
+) -> tuple[pd.DataFrame, str]:
+    import pandas as pd
+
+    if given is not None:
+        frame = given if hasattr(given, "columns") else pd.DataFrame(given, columns=schema.names)
+        return frame, "given"
+    stored = meta.get("input_example")
+    if isinstance(stored, dict) and "data" in stored:
+        return pd.DataFrame(stored["data"], columns=stored.get("columns") or schema.names), "run"
+    return _synthetic_example(schema, run, EXAMPLE_ROWS), "synthetic"
+
+
+def _jsonable(frame: pd.DataFrame) -> dict[str, Any]:
+    return json.loads(frame.to_json(orient="split", index=False))
+
+
+def package(
+    ref: Any,
+    out_dir: str | Path,
+    *,
+    archive: bool = False,
+    input_example: Any = None,
+    onnx: bool = True,
+    overwrite: bool = False,
+) -> Bundle:
+    """Write a self-contained model bundle to ``out_dir``.
+
+    Parameters
+    ----------
+    ref
+        ``"name@alias"``, ``"name/3"``, ``"name"`` (registry), ``"runs:/RUN_ID/model"``,
+        or a ``Run`` / run id / run name whose model was logged with ``ml.log_model``.
+    out_dir
+        The bundle folder; it must not exist or be empty unless ``overwrite=True``.
+    archive
+        Also write ``<out_dir>.tar.gz``.
+    input_example
+        Rows to store as the example and to verify the ONNX export on (default: the
+        example recorded with the model, else rows drawn from the training profile).
+    onnx
+        Try an ONNX export (kept only when its outputs match scikit-learn's).
+
+    Returns
+    -------
+    Bundle
+        The bundle, loaded back from disk (digests verified).
+    """
+    import mlops_lab
+
+    source = resolve_model(ref)
+    out = Path(out_dir).expanduser()
+    if out.exists() and any(out.iterdir()):
+        if not overwrite:
+            raise BundleError(f"{out} exists and is not empty; pass overwrite=True", path=str(out))
+        shutil.rmtree(out)
+    art = _model_artifact(source)
+    meta = art["meta"] or {}
+    run = source.run
+    model_bytes = run.store.blobs.read_bytes(art["digest"])
+    where = f"model {source.artifact!r} of run {run.run_id[:8]}"
+    model = load_model_bytes(model_bytes, source=where)
+    schema = InputSchema.from_signature(meta.get("signature"))
+    example, example_source = _example(schema, meta, input_example, run)
+    _enrich(schema, model, run, example if example_source != "synthetic" else None)
+    if example_source == "synthetic":
+        example = _synthetic_example(schema, run, EXAMPLE_ROWS)
+
+    onnx_bytes, onnx_record = (None, {"status": "skipped", "reason": "onnx=False"})
+    if onnx:
+        from .onnx import convert
+
+        onnx_bytes, onnx_record = convert(model, schema, example)
+    onnx_record["example"] = example_source
+
+    import skops.io as sio
+
+    env = run.environment
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "model.skops").write_bytes(model_bytes)
+    if onnx_bytes is not None:
+        (out / "model.onnx").write_bytes(onnx_bytes)
+    (out / "schema.json").write_text(json.dumps(schema.to_dict(), indent=2) + "\n")
+    (out / "input_example.json").write_text(json.dumps(_jsonable(example.head(5))) + "\n")
+    model_types = sorted(sio.get_untrusted_types(data=model_bytes))
+    (out / "requirements.txt").write_text(
+        files.requirements(
+            env.get("packages") or {},
+            model_types=model_types,
+            onnx=onnx_bytes is not None,
+            mlops_lab_version=mlops_lab.__version__,
+        )
+    )
+    (out / "Dockerfile").write_text(files.dockerfile(env.get("python")))
+    metadata: dict[str, Any] = {
+        "format_version": FORMAT_VERSION,
+        "name": source.name,
+        "version": source.version,
+        "aliases": source.aliases,
+        "run_id": run.run_id,
+        "run_name": run.name,
+        "experiment": run.experiment,
+        "artifact": source.artifact,
+        "metrics": run.metrics,
+        "params": {
+            k: v if isinstance(v, int | float | str | bool) else str(v)
+            for k, v in run.params.items()
+        },
+        "datasets": [
+            {"digest": d["digest"], "name": d["name"], "role": d["role"]} for d in run.datasets
+        ],
+        "created": time.time(),
+        "mlops_lab_version": mlops_lab.__version__,
+        "python": env.get("python"),
+        "model": {
+            "class": meta.get("class"),
+            "flavor": meta.get("flavor", "sklearn"),
+            "sklearn_version": meta.get("sklearn_version"),
+            "digest": art["digest"],
+            "types": model_types,
+        },
+        "onnx": onnx_record,
+        "schema_columns": schema.names,
+    }
+    (out / "README.md").write_text(files.readme(metadata))
+    metadata["files"] = {
+        p.name: file_digest(p) for p in sorted(out.iterdir()) if p.is_file() and p.name != METADATA
+    }
+    (out / METADATA).write_text(json.dumps(metadata, indent=2, default=str) + "\n")
+    tar_path = None
+    if archive:
+        tar_path = out.with_name(out.name + ".tar.gz")
+        with tarfile.open(tar_path, "w:gz") as tar:
+            tar.add(out, arcname=out.name)
+    from .bundle import load_bundle
+
+    bundle = load_bundle(out)
+    bundle.archive = tar_path
+    return bundle

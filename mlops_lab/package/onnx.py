@@ -1,0 +1,123 @@
+"""ONNX export of a bundled model, kept only when it answers like the original.
+
+:func:`convert` asks skl2onnx for an ONNX graph (classifiers without the
+ZipMap, so probabilities come out as one matrix), runs it with ONNX Runtime
+on the input example and compares labels (exactly) and probabilities or
+values (within a tolerance) with scikit-learn's. The outcome is recorded
+either way: ``status`` is ``verified``, ``mismatch``, ``failed`` (skl2onnx
+cannot convert the model) or ``unavailable`` (skl2onnx or onnxruntime is not
+installed: ``pip install 'mlops-lab[onnx]'``), with the reason.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .schema import InputSchema
+
+RTOL = 1e-3
+ATOL = 1e-4
+
+
+def input_types(schema: InputSchema) -> list[tuple[str, Any]]:
+    """skl2onnx's initial types: one float matrix ``X``, or one tensor per column."""
+    from skl2onnx.common.data_types import FloatTensorType, StringTensorType
+
+    if schema.numeric:
+        return [("X", FloatTensorType([None, len(schema.columns)]))]
+    return [
+        (
+            c.name,
+            StringTensorType([None, 1])
+            if c.kind in ("string", "category")
+            else FloatTensorType([None, 1]),
+        )
+        for c in schema.columns
+    ]
+
+
+def feeds(schema: InputSchema, arrays: dict[str, Any]) -> dict[str, Any]:
+    """ONNX Runtime inputs for checked columns (see :func:`input_types`)."""
+    import numpy as np
+
+    if schema.numeric:
+        return {"X": schema.to_matrix(arrays, np.float32)}
+    out = {}
+    for c in schema.columns:
+        values = arrays[c.name]
+        if c.kind in ("string", "category"):
+            out[c.name] = np.asarray(values, dtype=object).reshape(-1, 1)
+        else:
+            out[c.name] = np.asarray(values, dtype=np.float32).reshape(-1, 1)
+    return out
+
+
+def _arrays(schema: InputSchema, frame: pd.DataFrame) -> dict[str, Any]:
+    import numpy as np
+
+    out = {}
+    for c in schema.columns:
+        series = frame[c.name]
+        if c.kind in ("string", "category"):
+            out[c.name] = series.astype(object).to_numpy()
+        else:
+            out[c.name] = series.to_numpy(dtype=np.float64)
+    return out
+
+
+def convert(
+    model: Any, schema: InputSchema, example: pd.DataFrame
+) -> tuple[bytes | None, dict[str, Any]]:
+    """``(onnx bytes or None, record)``: the ONNX model when it matches scikit-learn."""
+    try:
+        import onnxruntime as ort
+        from skl2onnx import to_onnx
+    except ImportError as exc:
+        return None, {
+            "status": "unavailable",
+            "reason": f"{exc.name or 'skl2onnx'} is not installed: pip install 'mlops-lab[onnx]'",
+        }
+    import numpy as np
+
+    try:
+        onx = to_onnx(model, initial_types=input_types(schema), options={"zipmap": False})
+        data = onx.SerializeToString()
+        session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    except Exception as exc:
+        return None, {"status": "failed", "reason": f"{type(exc).__name__}: {exc}"[:500]}
+    try:
+        outputs = session.run(None, feeds(schema, _arrays(schema, example)))
+    except Exception as exc:
+        return None, {
+            "status": "failed",
+            "reason": f"onnxruntime: {type(exc).__name__}: {exc}"[:500],
+        }
+    names = [o.name for o in session.get_outputs()]
+    record: dict[str, Any] = {"outputs": names, "rows_compared": len(example)}
+    expected = model.predict(example)
+    got = np.asarray(outputs[0]).reshape(len(example), -1)
+    if hasattr(model, "predict_proba") and len(outputs) > 1:
+        if not np.array_equal(got.ravel(), np.asarray(expected).ravel()):
+            n_diff = int((got.ravel() != np.asarray(expected).ravel()).sum())
+            return None, record | {
+                "status": "mismatch",
+                "reason": f"{n_diff} of {len(example)} labels differ from scikit-learn's",
+            }
+        proba = model.predict_proba(example)
+        diff = float(np.max(np.abs(np.asarray(outputs[1]) - proba)))
+        ok = np.allclose(outputs[1], proba, rtol=RTOL, atol=ATOL)
+    else:
+        ref = np.asarray(expected, dtype=np.float64).reshape(len(example), -1)
+        diff = float(np.max(np.abs(got - ref)))
+        ok = np.allclose(got, ref, rtol=RTOL, atol=ATOL)
+    record["max_abs_diff"] = diff
+    if not ok:
+        return None, record | {
+            "status": "mismatch",
+            "reason": f"outputs differ from scikit-learn's by up to {diff:.3g} "
+            f"(tolerance rtol={RTOL}, atol={ATOL})",
+        }
+    return data, record | {"status": "verified", "reason": None}
