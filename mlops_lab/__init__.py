@@ -20,20 +20,30 @@ __version__ = "0.1.0"
 
 # Public name -> the module that defines it.
 _EXPORTS: dict[str, str] = {
+    "DatasetProfile": "mlops_lab.data.profile",
+    "DriftReport": "mlops_lab.data.drift",
     "MlopsLabError": "mlops_lab.errors",
     "ModelVersion": "mlops_lab.registry",
     "Run": "mlops_lab.tracking.run",
+    "Schema": "mlops_lab.data.schema",
     "Store": "mlops_lab.store",
+    "ValidationReport": "mlops_lab.data.report",
     "active_run": "mlops_lab.tracking.api",
     "autolog": "mlops_lab.tracking.autolog",
     "delete_alias": "mlops_lab.registry",
+    "drift": "mlops_lab.data.drift",
+    "drift_history": "mlops_lab.data.api",
+    "drift_reference": "mlops_lab.data.drift",
     "end_run": "mlops_lab.tracking.api",
+    "fingerprint": "mlops_lab.data.fingerprint",
     "flush": "mlops_lab.tracking.api",
     "get_model_version": "mlops_lab.registry",
     "get_run": "mlops_lab.tracking.api",
+    "infer_schema": "mlops_lab.data.schema",
     "lineage": "mlops_lab.registry",
     "load_model": "mlops_lab.tracking.models",
     "log_artifact": "mlops_lab.tracking.api",
+    "log_dataset": "mlops_lab.data.api",
     "log_metric": "mlops_lab.tracking.api",
     "log_metrics": "mlops_lab.tracking.api",
     "log_model": "mlops_lab.tracking.models",
@@ -41,31 +51,43 @@ _EXPORTS: dict[str, str] = {
     "log_params": "mlops_lab.tracking.api",
     "model_versions": "mlops_lab.registry",
     "models": "mlops_lab.registry",
+    "profile": "mlops_lab.data.profile",
     "register_model": "mlops_lab.registry",
     "runs": "mlops_lab.tracking.api",
     "set_alias": "mlops_lab.registry",
     "set_tag": "mlops_lab.tracking.api",
     "set_tags": "mlops_lab.tracking.api",
     "start_run": "mlops_lab.tracking.api",
+    "validate": "mlops_lab.data.validate",
 }
 
 __all__ = [
+    "DatasetProfile",
+    "DriftReport",
     "MlopsLabError",
     "ModelVersion",
     "Run",
+    "Schema",
     "Store",
+    "ValidationReport",
     "__version__",
     "active_run",
     "autolog",
     "delete_alias",
+    "drift",
+    "drift_history",
+    "drift_reference",
     "end_run",
+    "fingerprint",
     "flush",
     "get_model_version",
     "get_run",
+    "infer_schema",
     "lineage",
     "load_ipython_extension",
     "load_model",
     "log_artifact",
+    "log_dataset",
     "log_metric",
     "log_metrics",
     "log_model",
@@ -73,6 +95,7 @@ __all__ = [
     "log_params",
     "model_versions",
     "models",
+    "profile",
     "register_model",
     "runs",
     "set_alias",
@@ -80,9 +103,17 @@ __all__ = [
     "set_tags",
     "start_run",
     "unload_ipython_extension",
+    "validate",
 ]
 
 if TYPE_CHECKING:
+    from .data.api import drift_history, log_dataset
+    from .data.drift import DriftReport, drift, drift_reference
+    from .data.fingerprint import fingerprint
+    from .data.profile import DatasetProfile, profile
+    from .data.report import ValidationReport
+    from .data.schema import Schema, infer_schema
+    from .data.validate import validate
     from .errors import MlopsLabError
     from .registry import (
         ModelVersion,

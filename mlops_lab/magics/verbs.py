@@ -19,6 +19,7 @@ from typing import Any
 VERB_MODULES = [
     "mlops_lab.magics.tracking",
     "mlops_lab.magics.views",
+    "mlops_lab.magics.data",
 ]
 
 

@@ -1,0 +1,197 @@
+"""Dataset profiles: per column dtype, missing values, uniques, ranges, categories, histograms.
+
+A :class:`DatasetProfile` is plain data (``to_dict()`` is JSON-ready and is what
+the store keeps next to the dataset's digest) with a compact HTML rendering for
+the notebook. Numeric columns are sorted once, and min, max, quantiles, unique
+count and histogram are read off the sorted values.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .io import DataLike, as_frame
+from .kinds import column_kind
+from .render import esc, fmt, html_table
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+HISTOGRAM_BINS = 20
+TOP_CATEGORIES = 10
+
+
+def _num(value: Any) -> float | None:
+    value = float(value)
+    return None if math.isnan(value) else value
+
+
+def _numeric_stats(series: pd.Series) -> dict[str, Any]:
+    import numpy as np
+
+    values = series.to_numpy(dtype="float64", na_value=np.nan)
+    values = values[~np.isnan(values)]
+    n_inf = int(np.isinf(values).sum())
+    finite = np.sort(values[np.isfinite(values)]) if n_inf else np.sort(values)
+    out: dict[str, Any] = {"n_inf": n_inf, "n_zeros": int((finite == 0).sum())}
+    if finite.size == 0:
+        return out | {"min": None, "max": None, "mean": None, "std": None, "n_unique": 0}
+    n_unique = int(np.count_nonzero(np.diff(finite)) + 1)
+    if n_inf:
+        n_unique += len(np.unique(values[np.isinf(values)]))
+    counts, edges = np.histogram(finite, bins=HISTOGRAM_BINS)
+    return out | {
+        "min": float(finite[0]),
+        "max": float(finite[-1]),
+        "mean": float(finite.mean()),
+        "std": float(finite.std(ddof=1)) if finite.size > 1 else 0.0,
+        "quantiles": {
+            str(q): float(v) for q, v in zip(QUANTILES, np.quantile(finite, QUANTILES), strict=True)
+        },
+        "n_unique": n_unique,
+        "histogram": {"counts": counts.tolist(), "edges": edges.tolist()},
+    }
+
+
+def _categorical_stats(series: pd.Series, n_present: int) -> dict[str, Any]:
+    counts = series.value_counts(dropna=True)
+    top = counts.head(TOP_CATEGORIES)
+    out: dict[str, Any] = {
+        "n_unique": len(counts),
+        "top": [
+            {"value": str(v), "count": int(c), "share": c / n_present if n_present else 0.0}
+            for v, c in top.items()
+        ],
+    }
+    if column_kind(series) == "string":
+        lengths = series.dropna().str.len()
+        if len(lengths):
+            out["length"] = {"min": int(lengths.min()), "max": int(lengths.max())}
+    return out
+
+
+def column_profile(series: pd.Series) -> dict[str, Any]:
+    """The profile of one column (a JSON-ready dict)."""
+    kind = column_kind(series)
+    n = len(series)
+    n_missing = int(series.isna().sum())
+    out: dict[str, Any] = {
+        "dtype": str(series.dtype),
+        "kind": kind,
+        "n_missing": n_missing,
+        "missing_share": n_missing / n if n else 0.0,
+    }
+    if kind in ("integer", "float"):
+        out |= _numeric_stats(series)
+    elif kind == "bool":
+        present = series.dropna().astype(bool)
+        out |= {"n_unique": int(present.nunique()), "true_share": _num(present.mean())}
+    elif kind in ("datetime", "timedelta"):
+        present = series.dropna()
+        out |= {
+            "n_unique": int(present.nunique()),
+            "min": str(present.min()) if len(present) else None,
+            "max": str(present.max()) if len(present) else None,
+        }
+    else:
+        text = (
+            series if kind in ("string", "category") else series.astype(str).where(series.notna())
+        )
+        out |= _categorical_stats(text, n - n_missing)
+    return out
+
+
+@dataclass
+class DatasetProfile:
+    """A dataset's profile: shape and one summary per column.
+
+    Examples
+    --------
+    >>> prof = ml.profile(df)                      # doctest: +SKIP
+    >>> prof.columns["age"]["mean"]                # doctest: +SKIP
+    41.2
+    >>> prof                                       # a compact table in the notebook
+    """
+
+    n_rows: int
+    n_cols: int
+    columns: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"n_rows": self.n_rows, "n_cols": self.n_cols, "columns": self.columns}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DatasetProfile:
+        return cls(data["n_rows"], data["n_cols"], dict(data.get("columns", {})))
+
+    def _rows(self) -> list[list[str]]:
+        rows = []
+        for name, col in self.columns.items():
+            if col["kind"] in ("integer", "float"):
+                summary = (
+                    f"min {fmt(col.get('min'))} · mean {fmt(col.get('mean'))} · "
+                    f"max {fmt(col.get('max'))} · std {fmt(col.get('std'))}"
+                )
+                if col.get("n_inf"):
+                    summary += f" · {col['n_inf']} inf"
+            elif "top" in col:
+                summary = ", ".join(f"{t['value']} ({t['share']:.0%})" for t in col["top"][:4]) + (
+                    " …" if col["n_unique"] > 4 else ""
+                )
+            elif "true_share" in col:
+                summary = f"true {fmt(col['true_share'])}"
+            else:
+                summary = f"{col.get('min')} … {col.get('max')}"
+            rows.append(
+                [
+                    name,
+                    col["dtype"],
+                    f"{col['n_missing']} ({col['missing_share']:.1%})",
+                    str(col.get("n_unique", "")),
+                    summary,
+                ]
+            )
+        return rows
+
+    def __str__(self) -> str:
+        from .render import text_table
+
+        head = f"DatasetProfile: {self.n_rows} rows x {self.n_cols} columns"
+        return (
+            head
+            + "\n"
+            + text_table(["column", "dtype", "missing", "unique", "summary"], self._rows())
+        )
+
+    def __repr__(self) -> str:
+        return f"<DatasetProfile {self.n_rows} rows x {self.n_cols} columns>"
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        p.text(str(self))
+
+    def _repr_html_(self) -> str:
+        return (
+            (
+                f"<div><b>Dataset profile</b>: {self.n_rows:,} rows × {self.n_cols} columns"
+                + html_table(["column", "dtype", "missing", "unique", "summary"], self._rows())
+                + "</div>"
+            )
+            if self.columns
+            else f"<div><b>Dataset profile</b>: {esc(repr(self))}</div>"
+        )
+
+
+def profile(data: DataLike) -> DatasetProfile:
+    """Profile a dataset: per column dtype, missing, uniques, ranges or top categories.
+
+    Parameters
+    ----------
+    data
+        A pandas DataFrame, or a path to a CSV or Parquet file.
+    """
+    frame, _ = as_frame(data)
+    columns = {str(name): column_profile(frame.iloc[:, i]) for i, name in enumerate(frame.columns)}
+    return DatasetProfile(len(frame), frame.shape[1], columns)
