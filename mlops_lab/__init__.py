@@ -30,6 +30,7 @@ _EXPORTS: dict[str, str] = {
     "ValidationReport": "mlops_lab.data.report",
     "active_run": "mlops_lab.tracking.api",
     "autolog": "mlops_lab.tracking.autolog",
+    "compare": "mlops_lab.compare.api",
     "delete_alias": "mlops_lab.registry",
     "drift": "mlops_lab.data.drift",
     "drift_history": "mlops_lab.data.api",
@@ -54,6 +55,7 @@ _EXPORTS: dict[str, str] = {
     "profile": "mlops_lab.data.profile",
     "register_model": "mlops_lab.registry",
     "runs": "mlops_lab.tracking.api",
+    "runs_widget": "mlops_lab.compare.api",
     "set_alias": "mlops_lab.registry",
     "set_tag": "mlops_lab.tracking.api",
     "set_tags": "mlops_lab.tracking.api",
@@ -73,6 +75,7 @@ __all__ = [
     "__version__",
     "active_run",
     "autolog",
+    "compare",
     "delete_alias",
     "drift",
     "drift_history",
@@ -98,6 +101,7 @@ __all__ = [
     "profile",
     "register_model",
     "runs",
+    "runs_widget",
     "set_alias",
     "set_tag",
     "set_tags",
@@ -107,6 +111,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from .compare.api import compare, runs_widget
     from .data.api import drift_history, log_dataset
     from .data.drift import DriftReport, drift, drift_reference
     from .data.fingerprint import fingerprint

@@ -2,4 +2,25 @@
 
 Each view renders as HTML in a notebook and as text in a terminal. Plotly
 and ipywidgets are imported only by the interactive views.
+
+``ml.compare`` is both this package and the function
+:func:`mlops_lab.compare.api.compare`: importing a submodule makes Python bind
+the package as the ``compare`` attribute of ``mlops_lab``, replacing the
+function, so the package itself is made callable and calls the function.
 """
+
+from __future__ import annotations
+
+import sys
+from types import ModuleType
+from typing import Any
+
+
+class _CallablePackage(ModuleType):
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        from .api import compare
+
+        return compare(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallablePackage

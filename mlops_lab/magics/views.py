@@ -1,4 +1,8 @@
-"""Read-only verbs: ``runs`` (the runs table) and ``show`` (one run)."""
+"""Read-only verbs: ``runs`` (the runs table) and ``show`` (one run).
+
+In a live notebook ``runs`` returns the interactive table (``ml.runs_widget``);
+elsewhere, and with ``--group-by``, the static table.
+"""
 
 from __future__ import annotations
 
@@ -17,8 +21,14 @@ def _runs_arguments(parser: VerbParser) -> None:
 
 @verb("runs", "the runs table (filter, sort, limit, group)", arguments=_runs_arguments)
 def runs(ctx: Context, args: argparse.Namespace) -> object:
+    from ..compare.static import live_frontend
     from ..compare.tables import runs_table
     from ..tracking import api
+
+    if live_frontend() and not args.group_by:
+        from ..compare.api import runs_widget
+
+        return runs_widget(filter=args.filter, order_by=args.sort, experiment=args.experiment)
 
     limit = args.limit if args.limit is not None else ctx.magics.display_limit
     frame = api.runs(
