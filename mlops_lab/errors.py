@@ -131,8 +131,10 @@ class SchemaError(DataError):
 class ValidationFailedError(DataError):
     """Raised on request (``report.raise_for_failures()``) when data failed its schema."""
 
-    def __init__(self, message: str, *, report: object = None) -> None:
-        super().__init__(message)
+    def __init__(
+        self, message: str, *, column: str | None = None, report: object = None
+    ) -> None:
+        super().__init__(message, column=column)
         self.report = report
 
 
