@@ -53,7 +53,9 @@ _EXPORTS: dict[str, str] = {
     "model_versions": "mlops_lab.registry",
     "models": "mlops_lab.registry",
     "profile": "mlops_lab.data.profile",
+    "promote": "mlops_lab.pipeline",
     "register_model": "mlops_lab.registry",
+    "run_pipeline": "mlops_lab.pipeline",
     "runs": "mlops_lab.tracking.api",
     "runs_widget": "mlops_lab.compare.api",
     "set_alias": "mlops_lab.registry",
@@ -99,7 +101,9 @@ __all__ = [
     "model_versions",
     "models",
     "profile",
+    "promote",
     "register_model",
+    "run_pipeline",
     "runs",
     "runs_widget",
     "set_alias",
@@ -120,6 +124,7 @@ if TYPE_CHECKING:
     from .data.schema import Schema, infer_schema
     from .data.validate import validate
     from .errors import MlopsLabError
+    from .pipeline import promote, run_pipeline
     from .registry import (
         ModelVersion,
         delete_alias,

@@ -1,0 +1,374 @@
+"""Running a promoted pipeline: validate, train (papermill), evaluate, gate, register.
+
+The pipeline run is a parent run; each step is a child run. The train step is
+the notebook's own run, opened in the kernel as a child of the pipeline run
+(the kernel gets ``MLOPS_LAB_HOME``, ``MLOPS_LAB_NOTEBOOK`` and
+``MLOPS_LAB_PARENT_RUN``). Parameters are checked against their declared types
+before anything starts. A failing step stops the pipeline: its run and the
+pipeline run are marked failed, the executed notebook is kept, nothing is
+registered, and :class:`~mlops_lab.errors.PipelineStepError` shows the failing
+cell's source and error.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import MlopsLabError, PipelineStepError
+from .gate import GateDecision, current_champion, decide
+from .promote import PARENT_ENV_VAR
+from .spec import PipelineSpec, find
+
+if TYPE_CHECKING:
+    from ..registry.api import ModelVersion
+    from ..store import Store
+    from ..tracking.run import Run
+
+_env_lock = threading.Lock()
+
+
+@dataclass
+class PipelineResult:
+    """What a pipeline run did: its run, steps, gate decision and registered version."""
+
+    name: str
+    run: Run
+    params: dict[str, Any]
+    train_run: Run | None = None
+    decision: GateDecision | None = None
+    version: ModelVersion | None = None
+    steps: dict[str, str] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        lines = [f"pipeline {self.name!r}: run {self.run.run_id[:8]}"]
+        lines += [f"  {step}: {status}" for step, status in self.steps.items()]
+        if self.decision is not None:
+            lines.append(f"  gate {self.decision}")
+        if self.version is not None:
+            lines.append(f"  registered {self.version}")
+        return "\n".join(lines)
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        p.text(str(self))
+
+
+@contextmanager
+def kernel_environment(**values: str) -> Iterator[None]:
+    """Set environment variables for a kernel started inside the block, then restore them."""
+    with _env_lock:
+        saved = {k: os.environ.get(k) for k in values}
+        os.environ.update(values)
+        try:
+            yield
+        finally:
+            for key, old in saved.items():
+                if old is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = old
+
+
+def papermill_execute(input_path: str, output_path: str, **kwargs: Any) -> Any:
+    """The default notebook executor: ``papermill.execute_notebook``."""
+    import papermill
+
+    return papermill.execute_notebook(input_path, output_path, **kwargs)
+
+
+class _Runner:
+    def __init__(self, spec: PipelineSpec, params: dict[str, Any], store: Store) -> None:
+        from ..tracking.session import session
+
+        self.spec = spec
+        self.params = params
+        self.store = store
+        self.sess = session()
+        self.pipe: Run | None = None
+        self.result: PipelineResult | None = None
+
+    def start(self) -> Run:
+        from ..tracking.api import log_params
+
+        source = {"source_type": "pipeline", "source_path": str(self.spec.folder)}
+        self.pipe = self.sess.start_run(
+            self.spec.name,
+            experiment=self.spec.experiment,
+            tags={"mlops.pipeline": self.spec.name, "mlops.kind": "pipeline"},
+            parent=None,
+            store=self.store,
+            source=source,
+        )
+        if self.params:
+            log_params(self.params, run=self.pipe)
+        self.result = PipelineResult(self.spec.name, self.pipe, self.params)
+        return self.pipe
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[Run]:
+        assert self.pipe is not None and self.result is not None
+        run = self.sess.start_run(
+            name,
+            experiment=self.spec.experiment,
+            tags={"mlops.pipeline": self.spec.name, "mlops.step": name},
+            parent=self.pipe,
+            store=self.store,
+            source={"source_type": "pipeline", "source_path": str(self.spec.folder)},
+        )
+        try:
+            yield run
+        except BaseException:
+            self.sess.end_run(run, "failed")
+            self.result.steps[name] = "failed"
+            raise
+        self.sess.end_run(run, "finished")
+        self.result.steps.setdefault(name, "finished")
+
+    def fail(self, step: str, error: str, **context: Any) -> PipelineStepError:
+        assert self.pipe is not None
+        return PipelineStepError(
+            pipeline=self.spec.name, step=step, error=error, run_id=self.pipe.run_id, **context
+        )
+
+    # -- steps ---------------------------------------------------------------------------
+
+    def validate(self, conf: dict[str, Any]) -> None:
+        schema, data = conf.get("schema"), conf.get("data")
+        with self.step(conf.get("name", "validate")) as run:
+            if not schema or not data:
+                run.set_tag("mlops.skipped", "no schema or no dataset parameter")
+                return
+            try:
+                from ..data.validate import validate
+            except ImportError:
+                run.set_tag("mlops.skipped", "the data module is not available")
+                return
+            path = Path(self.params[data])
+            if not path.is_absolute():
+                path = self.spec.workdir_path / path
+            try:
+                report = validate(str(path), self.spec.folder / schema, record=True)
+            except MlopsLabError as exc:
+                raise self.fail("validate", f"{data}={self.params[data]!r}: {exc}") from exc
+            if not report.passed:
+                raise self.fail(
+                    "validate",
+                    f"{data}={self.params[data]!r} does not fit {schema}:\n{report}",
+                )
+
+    def train(self, conf: dict[str, Any], execute: Callable[..., Any], kernel: str | None) -> Run:
+        assert self.pipe is not None and self.result is not None
+        started = time.time()
+        notebook = self.spec.folder / conf.get("notebook", self.spec.notebook)
+        with tempfile.TemporaryDirectory(prefix="mlops-pipeline-") as tmp:
+            output = Path(tmp) / notebook.name
+            error: BaseException | None = None
+            with kernel_environment(
+                MLOPS_LAB_HOME=str(self.store.root),
+                MLOPS_LAB_NOTEBOOK=str(notebook),
+                **{PARENT_ENV_VAR: self.pipe.run_id},
+            ):
+                try:
+                    execute(
+                        str(notebook),
+                        str(output),
+                        parameters=self.params,
+                        kernel_name=kernel or self.spec.kernel,
+                        cwd=str(self.spec.workdir_path),
+                        progress_bar=False,
+                    )
+                except Exception as exc:  # papermill's execution error, a dead kernel...
+                    error = exc
+            train_run = self._train_run(started, failed=error is not None)
+            self.result.train_run = train_run
+            if output.exists():
+                digest, size = self.store.blobs.put_file(output)
+                for run_id in {train_run.run_id, self.pipe.run_id}:
+                    self.store.add_artifact(
+                        run_id, notebook.name, digest, size, kind="notebook", meta={"step": "train"}
+                    )
+        if error is not None:
+            self.result.steps["train"] = "failed"
+            raise self.fail(
+                "train",
+                f"{getattr(error, 'ename', type(error).__name__)}: "
+                f"{getattr(error, 'evalue', error)}",
+                cell_index=getattr(error, "cell_index", None),
+                source=getattr(error, "source", None),
+            ) from None
+        self.result.steps["train"] = "finished"
+        return train_run
+
+    def _train_run(self, started: float, *, failed: bool) -> Run:
+        """The run the notebook opened (a child of the pipeline run), or a stand-in."""
+        from ..tracking.run import Run
+
+        assert self.pipe is not None
+        mine = {r.run_id for r in self.sess.stack}
+        for run_id in reversed(self.store.child_run_ids(self.pipe.run_id)):
+            if run_id in mine or self.store.tags(run_id).get("mlops.step") != "train":
+                continue
+            if self.store.run_record(run_id)["start_time"] >= started - 1:
+                if failed:
+                    self.store.update_run(run_id, status="failed", end_time=time.time())
+                return Run(self.store, run_id)
+        with self.step("train") as stand_in:  # the notebook failed before opening its run
+            pass
+        if failed:
+            self.store.update_run(stand_in.run_id, status="failed")
+        return stand_in
+
+    def evaluate(self, conf: dict[str, Any], train_run: Run) -> float:
+        metric = conf["metric"]
+        with self.step(conf.get("name", "evaluate")) as run:
+            metrics = self.store.latest_metrics(train_run.run_id)
+            if metric not in metrics:
+                raise self.fail(
+                    "evaluate",
+                    f"the train notebook logged no metric {metric!r} "
+                    f"(it logged: {', '.join(metrics) or 'none'})",
+                )
+            if self.spec.model not in {
+                a["path"] for a in self.store.artifacts(train_run.run_id) if a["kind"] == "model"
+            }:
+                raise self.fail(
+                    "evaluate", f"the train notebook logged no model {self.spec.model!r}"
+                )
+            run.log_metric(metric, metrics[metric])
+            return metrics[metric]
+
+    def gate(self, conf: dict[str, Any], candidate: float, model_name: str) -> GateDecision:
+        assert self.pipe is not None
+        with self.step(conf.get("name", "gate")) as run:
+            champion, version = current_champion(model_name, conf["metric"], self.store)
+            decision = decide(
+                candidate,
+                champion,
+                metric=conf["metric"],
+                mode=conf.get("mode", "max"),
+                min_delta=float(conf.get("min_delta", 0.0)),
+                otherwise=conf.get("otherwise", "challenger"),
+                champion_version=version,
+            )
+            for target in (run, self.pipe):
+                target.set_tag("gate.decision", decision.decision)
+                target.set_tag("gate.rule", decision.rule)
+                target.log_metric("gate.candidate", candidate)
+                if champion is not None:
+                    target.log_metric("gate.champion", champion)
+                    target.set_tag("gate.champion_version", str(version))
+            return decision
+
+    def register(self, conf: dict[str, Any], train_run: Run, decision: GateDecision) -> Any:
+        from ..registry.api import register_model
+
+        assert self.pipe is not None
+        with self.step(conf.get("name", "register")) as run:
+            if decision.decision == "rejected":
+                run.set_tag("mlops.skipped", "rejected by the gate")
+                return None
+            mv = register_model(
+                train_run,
+                conf.get("model_name", self.spec.name),
+                alias=decision.decision,
+                model=self.spec.model,
+                store=self.store,
+            )
+            for target in (run, self.pipe):
+                target.set_tag("registered.version", mv.ref)
+            return mv
+
+
+def run_pipeline(
+    name: str | os.PathLike[str],
+    params: dict[str, Any] | None = None,
+    *,
+    pipelines_dir: str | os.PathLike[str] = "pipelines",
+    progress: bool = True,
+    kernel_name: str | None = None,
+    execute: Callable[..., Any] | None = None,
+) -> PipelineResult:
+    """Run a promoted pipeline with ``params`` overriding its defaults.
+
+    Parameters
+    ----------
+    name
+        A pipeline under ``pipelines_dir`` (or the path of a pipeline folder).
+    params
+        ``{name: value}``; text values (from a command line) are converted to the
+        declared types. Unknown names and wrong types raise before anything runs.
+    progress
+        A progress bar (a widget in a notebook, tqdm in a terminal).
+    execute
+        The notebook executor (default: ``papermill.execute_notebook``).
+
+    Returns
+    -------
+    PipelineResult
+        The pipeline run, the train run, the gate decision and the new version (if any).
+
+    Raises
+    ------
+    PipelineParamError
+        Before anything runs.
+    PipelineStepError
+        A step failed; the pipeline run is marked failed and nothing is registered.
+    """
+    from ..tracking.session import session
+
+    spec = PipelineSpec.load(find(name, pipelines_dir))
+    values = spec.resolve_params(params)
+    sess = session()
+    store = sess.store()
+    runner = _Runner(spec, values, store)
+    saved = list(sess.stack)
+    sess.stack.clear()  # the pipeline run is a top-level run even if a notebook run is open
+    bar = _progress(spec, progress)
+    try:
+        pipe = runner.start()
+        status = "failed"
+        try:
+            train_run = None
+            score = None
+            decision = None
+            for conf in spec.steps:
+                kind = conf.get("kind")
+                bar.set_description(f"{spec.name}: {conf.get('name', kind)}")
+                if kind == "validate":
+                    runner.validate(conf)
+                elif kind == "notebook":
+                    train_run = runner.train(conf, execute or papermill_execute, kernel_name)
+                elif kind == "evaluate" and train_run is not None:
+                    score = runner.evaluate(conf, train_run)
+                elif kind == "gate" and score is not None:
+                    decision = runner.gate(conf, score, spec.name)
+                elif kind == "register" and train_run is not None and decision is not None:
+                    assert runner.result is not None
+                    runner.result.version = runner.register(conf, train_run, decision)
+                bar.update(1)
+            assert runner.result is not None
+            runner.result.decision = decision
+            status = "finished"
+        except PipelineStepError as exc:
+            pipe.set_tag("mlops.failed_step", exc.step)
+            raise
+        finally:
+            sess.end_run(pipe, status)
+    finally:
+        bar.close()
+        sess.stack[:0] = saved
+    assert runner.result is not None
+    return runner.result
+
+
+def _progress(spec: PipelineSpec, enabled: bool) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(total=len(spec.steps), desc=spec.name, disable=not enabled, leave=False)
