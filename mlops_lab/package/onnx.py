@@ -43,6 +43,8 @@ def feeds(schema: InputSchema, arrays: dict[str, Any]) -> dict[str, Any]:
     """ONNX Runtime inputs for checked columns (see :func:`input_types`)."""
     import numpy as np
 
+    if isinstance(arrays, np.ndarray):
+        return {"X": arrays.astype(np.float32)}
     if schema.numeric:
         return {"X": schema.to_matrix(arrays, np.float32)}
     out = {}

@@ -32,10 +32,16 @@ class SklearnPredictor:
         self.has_proba = hasattr(model, "predict_proba")
         self.classes = [_plain(c) for c in getattr(model, "classes_", [])] or None
 
-    def _input(self, arrays: dict[str, np.ndarray]) -> Any:
-        if self.schema.type == "array":
-            import numpy as np
+    def _input(self, arrays: dict[str, np.ndarray] | np.ndarray) -> Any:
+        import numpy as np
 
+        if isinstance(arrays, np.ndarray):
+            if self.schema.type == "array":
+                return arrays
+            import pandas as pd
+
+            return pd.DataFrame(arrays, columns=self.schema.names, copy=False)
+        if self.schema.type == "array":
             return self.schema.to_matrix(arrays, np.float64)
         return self.schema.to_frame(arrays)
 

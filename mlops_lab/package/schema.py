@@ -193,6 +193,76 @@ class InputSchema:
             raise InputValidationError("the request holds no rows", status=422)
         return out, n_rows
 
+    def rows_from_records(self, records: list[Any]) -> list[list[Any]]:
+        """Records (``{column: value}`` per row) as positional rows in schema order."""
+        names = self.names
+        width = len(names)
+        rows = []
+        for i, rec in enumerate(records):
+            if not isinstance(rec, dict):
+                raise InputValidationError(
+                    f"row {i} is {type(rec).__name__}, expected an object of column values", row=i
+                )
+            try:
+                rows.append([rec[n] for n in names])
+            except KeyError as exc:
+                raise InputValidationError(
+                    f"missing in row {i}; the model takes {width} columns: {_short(names)}",
+                    column=str(exc.args[0]),
+                    row=i,
+                ) from None
+            if len(rec) != width:
+                extra = next(k for k in rec if k not in set(names))
+                raise InputValidationError(
+                    f"unexpected column in row {i}; the model takes only: {_short(names)}",
+                    column=str(extra),
+                    row=i,
+                )
+        return rows
+
+    def check_rows(self, rows: list[Any], *, unseen_categories: str = "reject") -> tuple[Any, int]:
+        """Check positional rows; a numeric schema gets one float matrix (the fast path)."""
+        import numpy as np
+
+        if not isinstance(rows, list):
+            raise InputValidationError(f"expected a list of rows, got {type(rows).__name__}")
+        if not self.numeric or any(c.kind == "bool" for c in self.columns):
+            return self.check_columns(
+                self.columns_from_rows(rows), unseen_categories=unseen_categories
+            )
+        width = len(self.columns)
+        types: set[type] = set()
+        for row in rows:
+            if type(row) is not list or len(row) != width:
+                self.columns_from_rows(rows)  # raises the precise error
+            types.update(map(type, row))
+        if not rows:
+            raise InputValidationError("the request holds no rows")
+        if not types <= {int, float, type(None)}:
+            self.check_columns(self.columns_from_rows(rows))  # raises naming the column
+        matrix = np.asarray(rows, dtype="float64")
+        nan = np.isnan(matrix)
+        if nan.any():
+            for j, col in enumerate(self.columns):
+                if not col.nullable and nan[:, j].any():
+                    i = int(np.flatnonzero(nan[:, j])[0])
+                    raise InputValidationError(
+                        f"missing value (null or NaN) at row {i}; this column had none in training",
+                        column=col.name,
+                        row=i,
+                    )
+        if float in types:
+            for j, col in enumerate(self.columns):
+                values = matrix[:, j]
+                if col.kind == "integer" and (values[~nan[:, j]] % 1 != 0).any():
+                    i = int(np.flatnonzero((values % 1 != 0) & ~nan[:, j])[0])
+                    raise InputValidationError(
+                        f"expected an integer, got {values[i]!r} at row {i}",
+                        column=col.name,
+                        row=i,
+                    )
+        return matrix, len(rows)
+
     def to_frame(self, arrays: dict[str, np.ndarray]) -> pd.DataFrame:
         """Checked columns as the DataFrame the model was trained on (dtypes restored)."""
         import pandas as pd
