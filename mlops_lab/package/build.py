@@ -41,6 +41,7 @@ class ModelSource:
     name: str
     version: str
     aliases: list[str] = field(default_factory=list)
+    digest: str | None = None
 
 
 def _from_run(run: Run, artifact: str = "model") -> ModelSource:
@@ -75,6 +76,7 @@ def resolve_model(ref: Any) -> ModelSource:
                 mv.name,
                 str(mv.version),
                 list(getattr(mv, "aliases", []) or []),
+                getattr(mv, "digest", None),
             )
     if "@" in text:
         raise InvalidArgumentError(
@@ -87,6 +89,9 @@ def resolve_model(ref: Any) -> ModelSource:
 def _model_artifact(source: ModelSource) -> dict[str, Any]:
     for art in source.run.artifacts:
         if art["path"] == source.artifact and art["kind"] == "model":
+            if source.digest and source.digest != art["digest"]:
+                # The registered version keeps the bytes it was registered with.
+                return {**art, "digest": source.digest}
             return art
     raise InvalidArgumentError(
         f"run {source.run.run_id[:8]} has no model {source.artifact!r}; log one with ml.log_model"

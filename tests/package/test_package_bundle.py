@@ -199,3 +199,14 @@ def test_archive_members_stay_inside(cancer_run, tmp_path) -> None:
     package(run, tmp_path / "b", archive=True)
     with tarfile.open(tmp_path / "b.tar.gz") as tar:
         assert all(m.name.startswith("b") for m in tar.getmembers())
+
+
+def test_package_a_registered_model_by_alias(cancer_run, tmp_path) -> None:
+    from mlops_lab.registry import register_model
+
+    run, *_ = cancer_run
+    register_model(run, "cancer", alias="champion")
+    bundle = package("cancer@champion", tmp_path / "b")
+    assert (bundle.name, bundle.version) == ("cancer", "1")
+    assert bundle.metadata["aliases"] == ["champion"]
+    assert bundle.run_id == run.run_id

@@ -1,0 +1,257 @@
+"""Running the model server: in this process (:func:`serve`) or in the background (:func:`start_server`).
+
+:func:`serve` resolves a bundle folder, a bundle archive or a model reference
+(``name@alias``, a run id...; packaged on the fly into a temporary folder) and
+runs uvicorn on it, bound to 127.0.0.1 unless told otherwise. With several
+workers each one loads the bundle itself (uvicorn's app factory reads the
+settings from the environment).
+
+:func:`start_server` starts ``python -m mlops_lab.serve`` as a subprocess
+and returns a :class:`ServerHandle` once the server answers its readiness
+check: ``.url``, ``.predict(df)``, ``.logs()``, ``.stop()``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from ..errors import MissingDependencyError, MlopsLabError
+
+CONFIG_ENV = "MLOPS_LAB_SERVE_CONFIG"
+
+
+def _uvicorn() -> Any:
+    try:
+        import fastapi  # noqa: F401
+        import uvicorn
+    except ImportError as exc:
+        raise MissingDependencyError(exc.name or "fastapi", "serve", "the model server") from exc
+    return uvicorn
+
+
+def resolve_bundle(ref: Any, *, trusted: list[str] | None = None) -> Any:
+    """A bundle from a folder or archive path, else packaged from a model reference."""
+    from ..package import load_bundle, package
+
+    if hasattr(ref, "schema") and hasattr(ref, "metadata"):
+        return ref
+    path = Path(str(ref)).expanduser()
+    if path.is_dir() or (path.is_file() and path.name.endswith((".tar.gz", ".tgz"))):
+        return load_bundle(path, trusted=trusted)
+    return package(ref, tempfile.mkdtemp(prefix="mlops-serve-"))
+
+
+def serve(
+    ref: Any,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    workers: int = 1,
+    token: str | None = None,
+    *,
+    max_body_bytes: int = 5_000_000,
+    max_rows: int = 10_000,
+    unseen_categories: str = "reject",
+    runtime: str = "auto",
+    log_level: str = "warning",
+) -> None:
+    """Serve a model until interrupted (``mlops-lab serve``).
+
+    Parameters
+    ----------
+    ref
+        A bundle folder or ``.tar.gz``, or a model reference (``"name@champion"``, a run id).
+    host
+        The interface to bind; 127.0.0.1 (this machine only) unless told otherwise.
+    token
+        Require ``Authorization: Bearer TOKEN`` on every endpoint but the health checks.
+    """
+    uvicorn = _uvicorn()
+    bundle = resolve_bundle(ref)
+    options = {
+        "token": token,
+        "max_body_bytes": max_body_bytes,
+        "max_rows": max_rows,
+        "unseen_categories": unseen_categories,
+        "runtime": runtime,
+    }
+    print(
+        f"mlops-lab: serving {bundle.name} version {bundle.version} "
+        f"on http://{host}:{port} (docs at /docs)",
+        file=sys.stderr,
+        flush=True,
+    )
+    common = {
+        "host": host,
+        "port": port,
+        "log_level": log_level,
+        "access_log": False,
+        "timeout_graceful_shutdown": 5,
+    }
+    if workers <= 1:
+        from .app import create_app
+
+        uvicorn.run(create_app(bundle, **options), **common)
+        return
+    os.environ[CONFIG_ENV] = json.dumps({"bundle": str(bundle.path), **options})
+    uvicorn.run("mlops_lab.serve.server:app_from_env", factory=True, workers=workers, **common)
+
+
+def app_from_env() -> Any:
+    """uvicorn's app factory for worker processes (settings in ``MLOPS_LAB_SERVE_CONFIG``)."""
+    from .app import create_app
+
+    config = json.loads(os.environ[CONFIG_ENV])
+    return create_app(config.pop("bundle"), **config)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+class ServerError(MlopsLabError):
+    """The background server did not start, or answered a request with an error."""
+
+
+class ServerHandle:
+    """A model server running in a subprocess.
+
+    Examples
+    --------
+    >>> server = ml.start_server("churn@champion")     # doctest: +SKIP
+    >>> server.predict(X.head())                        # doctest: +SKIP
+    >>> server.stop()                                   # doctest: +SKIP
+    """
+
+    def __init__(
+        self, process: subprocess.Popen, url: str, log_path: Path, *, token: str | None
+    ) -> None:
+        self.process = process
+        self.url = url
+        self.log_path = log_path
+        self.token = token
+
+    @property
+    def running(self) -> bool:
+        return self.process.poll() is None
+
+    def _request(
+        self, path: str, body: bytes | None = None, ctype: str = "application/json"
+    ) -> Any:
+        headers = {"Content-Type": ctype}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        req = urllib.request.Request(self.url + path, data=body, headers=headers)
+        try:
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                return json.loads(resp.read())
+        except urllib.error.HTTPError as exc:
+            try:
+                message = json.loads(exc.read()).get("error", exc.reason)
+            except ValueError:
+                message = exc.reason
+            raise ServerError(f"{self.url}{path} answered {exc.code}: {message}") from None
+        except urllib.error.URLError as exc:
+            raise ServerError(f"{self.url} is not answering: {exc.reason}") from None
+
+    def predict(self, X: Any, *, method: str = "predict") -> Any:
+        """Send ``X`` (a DataFrame or rows) to ``/invocations``; return the predictions."""
+        import numpy as np
+
+        if hasattr(X, "to_json"):
+            split = json.loads(X.to_json(orient="split", index=False))
+        else:
+            split = {"data": np.asarray(X).tolist()}
+        body = json.dumps({"dataframe_split": split, "params": {"method": method}}).encode()
+        return np.asarray(self._request("/invocations", body)["predictions"])
+
+    def metadata(self) -> dict[str, Any]:
+        return self._request("/version")
+
+    def logs(self) -> str:
+        """What the server printed (stdout and stderr)."""
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def stop(self, timeout: float = 10.0) -> int | None:
+        """Stop the server (SIGTERM, then SIGKILL after ``timeout``); return its exit code."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout)
+        return self.process.returncode
+
+    def __enter__(self) -> ServerHandle:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else f"stopped ({self.process.returncode})"
+        return f"<ServerHandle {self.url} pid {self.process.pid} {state}>"
+
+    def _repr_html_(self) -> str:
+        state = "running" if self.running else "stopped"
+        return (
+            f"<div>Model server <a href='{self.url}/docs' target='_blank'>{self.url}</a> "
+            f"&middot; pid {self.process.pid} &middot; {state}</div>"
+        )
+
+
+def start_server(
+    ref: Any,
+    *,
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    workers: int = 1,
+    token: str | None = None,
+    timeout: float = 60.0,
+    extra_args: list[str] | None = None,
+) -> ServerHandle:
+    """Start ``mlops-lab serve REF`` in a subprocess and wait until it is ready."""
+    from ..tracking.session import session
+
+    port = port or free_port(host)
+    log_path = Path(tempfile.mkstemp(prefix="mlops-serve-", suffix=".log")[1])
+    ref_text = str(getattr(ref, "path", None) or getattr(ref, "run_id", None) or ref)
+    cmd = [sys.executable, "-m", "mlops_lab.serve", ref_text, "--host", host, "--port", str(port)]
+    cmd += ["--workers", str(workers), *(extra_args or [])]
+    env = dict(os.environ)
+    env.setdefault("MLOPS_LAB_HOME", str(session().store().root))
+    if token:
+        env["MLOPS_LAB_SERVE_TOKEN"] = token
+    with open(log_path, "wb") as out:
+        process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
+    handle = ServerHandle(process, f"http://{host}:{port}", log_path, token=token)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise ServerError(
+                f"the server exited with code {process.returncode}:\n{handle.logs()[-2000:]}"
+            )
+        try:
+            with urllib.request.urlopen(handle.url + "/v2/health/ready", timeout=1) as resp:
+                if resp.status == 200:
+                    return handle
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.05)
+    handle.stop()
+    raise ServerError(f"the server was not ready within {timeout:.0f}s:\n{handle.logs()[-2000:]}")
