@@ -241,6 +241,11 @@ class InputSchema:
         if not types <= {int, float, type(None)}:
             self.check_columns(self.columns_from_rows(rows))  # raises naming the column
         matrix = np.asarray(rows, dtype="float64")
+        if np.isinf(matrix).any():
+            i, j = (int(k[0]) for k in np.nonzero(np.isinf(matrix)))
+            raise InputValidationError(
+                f"infinite value at row {i}", column=self.columns[j].name, row=i
+            )
         nan = np.isnan(matrix)
         if nan.any():
             for j, col in enumerate(self.columns):
@@ -305,6 +310,9 @@ def _check_values(col: Column, values: list[Any], np: Any, unseen: str) -> Any:
                     row=i,
                 )
         arr = np.asarray(values, dtype="float64")
+        if np.isinf(arr).any():
+            i = int(np.flatnonzero(np.isinf(arr))[0])
+            raise InputValidationError(f"infinite value at row {i}", column=col.name, row=i)
         if not col.nullable and np.isnan(arr).any():
             i = int(np.flatnonzero(np.isnan(arr))[0])
             raise InputValidationError(

@@ -122,3 +122,18 @@ def iris(tmp_path) -> Iterator[Served]:
 def thread_server() -> type[ThreadServer]:
     """``with thread_server(app) as url:`` runs another app for the test's duration."""
     return ThreadServer
+
+
+@pytest.fixture
+def serve_model(tmp_path):
+    """``serve_model("iris", token="t")`` starts a server with options; stopped at teardown."""
+    started: list[Iterator[Served]] = []
+
+    def start(which: str = "cancer", **options: Any) -> Served:
+        gen = run_server(which, tmp_path / f"server-{len(started)}", **options)
+        started.append(gen)
+        return next(gen)
+
+    yield start
+    for gen in started:
+        gen.close()
