@@ -467,6 +467,20 @@ def _dataset(sizes: dict):
     )
 
 
+def _paired(fit: Callable[[], None], enable: Callable, disable: Callable, reps: int) -> tuple:
+    """``reps`` pairs (bare fit, autologged fit) back to back: the overhead of each
+    pair is robust to the machine's load drifting between pairs."""
+    bare, logged = [], []
+    for _ in range(reps):
+        bare.append(timed(fit))
+        enable()
+        try:
+            logged.append(timed(fit))
+        finally:
+            disable()
+    return Stat([a - b for a, b in zip(logged, bare, strict=True)]), Stat(bare), Stat(logged)
+
+
 def bench_autolog(sizes: dict) -> list[Row]:
     from sklearn.linear_model import LogisticRegression
 
@@ -477,55 +491,52 @@ def bench_autolog(sizes: dict) -> list[Row]:
 
     fit()  # warm-up
     reps_peer, reps_ours = sizes["autolog_reps_mlflow"], sizes["autolog_reps_ours"]
-    bare_a = [timed(fit) for _ in range(reps_ours)]
     with fresh_dir("bench-mlflow-") as tmp, mlflow_store(tmp) as mlflow:
         import mlflow.sklearn
 
-        mlflow.sklearn.autolog(log_models=True, silent=True)
-        try:
-            fit()  # warm-up: the first autologged fit imports MLflow's model machinery
-            peer = [timed(fit) for _ in range(reps_peer)]
-        finally:
+        def peer_on() -> None:
+            mlflow.sklearn.autolog(log_models=True, silent=True)
+
+        def peer_off() -> None:
             mlflow.sklearn.autolog(disable=True)
+
+        peer_on()
+        fit()  # warm-up: the first autologged fit imports MLflow's model machinery
+        peer_off()
+        peer, peer_bare, peer_fit = _paired(fit, peer_on, peer_off, reps_peer)
     log("autolog: MLflow done")
     has_ours = importlib.util.find_spec("mlops_lab.tracking.autolog") is not None
-    ours: list[float] = []
-    if has_ours:
-        with fresh_dir("bench-ours-") as tmp, ours_store(tmp) as ml:
-            ml.autolog(True)
-            try:
-                fit()  # warm-up
-                ours = [timed(fit) for _ in range(reps_ours)]
-                ml.flush()
-                frame = ml.runs()
-                logged = len(frame)
-                models = sum(
-                    1
-                    for a in ml.get_run(frame["run_id"].iloc[0]).artifacts
-                    if a.get("kind") == "model"
-                )
-            finally:
-                ml.autolog(False)
-        log("autolog: mlops-lab done")
-    bare = Stat(bare_a + [timed(fit) for _ in range(reps_ours)])
-    peer_over = Stat([p - bare.median for p in peer])
     notes = [
-        f"LogisticRegression(max_iter=1000) on make_classification({sizes['autolog_samples']:,} x 50); "
-        f"bare fit {bare.text()}; overhead = autologged fit - median bare fit",
-        f"MLflow: mlflow.sklearn.autolog(log_models=True), fit {Stat(peer).text()}",
+        f"LogisticRegression(max_iter=1000) on make_classification("
+        f"{sizes['autolog_samples']:,} x 50); overhead = autologged fit - bare fit, "
+        "measured in back-to-back pairs",
+        f"MLflow: mlflow.sklearn.autolog(log_models=True): fit {peer_fit.text()}, "
+        f"bare {peer_bare.text()}",
     ]
     if not has_ours:
         notes.append("mlops-lab: mlops_lab.tracking.autolog does not exist yet; skipped")
-        return [Row("sklearn autolog overhead, model logged", peer_over, None, notes=notes)]
+        return [Row("sklearn autolog overhead, model logged", peer, None, notes=notes)]
+    with fresh_dir("bench-ours-") as tmp, ours_store(tmp) as ml:
+        ml.autolog(True)
+        fit()  # warm-up
+        ml.autolog(False)
+        ours, ours_bare, ours_fit = _paired(
+            fit, lambda: ml.autolog(True), lambda: ml.autolog(False), reps_ours
+        )
+        frame = ml.runs()
+        models = sum(
+            1 for a in ml.get_run(frame["run_id"].iloc[0]).artifacts if a.get("kind") == "model"
+        )
+    log("autolog: mlops-lab done")
     notes.append(
-        f"mlops-lab: ml.autolog(True), fit {Stat(ours).text()}; {logged} runs logged, "
-        f"{models} model artifact(s) in the last"
+        f"mlops-lab: ml.autolog(True): fit {ours_fit.text()}, bare {ours_bare.text()}; "
+        f"{len(frame)} runs logged, {models} model artifact(s) in the last"
     )
     return [
         Row(
             "sklearn autolog overhead, model logged",
-            peer_over,
-            Stat([o - bare.median for o in ours]),
+            peer,
+            ours,
             "autolog",
             "< 50 ms",
             notes=notes,
