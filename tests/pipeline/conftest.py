@@ -36,3 +36,9 @@ def python3_kernel() -> str:
     except NoSuchKernel:
         subprocess.run([sys.executable, "-m", "ipykernel", "install", "--sys-prefix"], check=True)
     return "python3"
+
+
+@pytest.fixture
+def make_csv():
+    """``make_csv(path, seed=...)`` writes another dataset of the same shape."""
+    return write_data
