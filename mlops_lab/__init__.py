@@ -20,10 +20,12 @@ __version__ = "0.1.0"
 
 # Public name -> the module that defines it.
 _EXPORTS: dict[str, str] = {
+    "Bundle": "mlops_lab.package.bundle",
     "DatasetProfile": "mlops_lab.data.profile",
     "DriftReport": "mlops_lab.data.drift",
     "MlopsLabError": "mlops_lab.errors",
     "ModelVersion": "mlops_lab.registry",
+    "MonitorReport": "mlops_lab.monitor.report",
     "Run": "mlops_lab.tracking.run",
     "Schema": "mlops_lab.data.schema",
     "Store": "mlops_lab.store",
@@ -42,9 +44,11 @@ _EXPORTS: dict[str, str] = {
     "get_run": "mlops_lab.tracking.api",
     "infer_schema": "mlops_lab.data.schema",
     "lineage": "mlops_lab.registry",
+    "load_bundle": "mlops_lab.package.bundle",
     "load_model": "mlops_lab.tracking.models",
     "log_artifact": "mlops_lab.tracking.api",
     "log_dataset": "mlops_lab.data.api",
+    "log_feedback": "mlops_lab.monitor.report",
     "log_metric": "mlops_lab.tracking.api",
     "log_metrics": "mlops_lab.tracking.api",
     "log_model": "mlops_lab.tracking.models",
@@ -52,6 +56,8 @@ _EXPORTS: dict[str, str] = {
     "log_params": "mlops_lab.tracking.api",
     "model_versions": "mlops_lab.registry",
     "models": "mlops_lab.registry",
+    "monitor": "mlops_lab.monitor.report",
+    "package": "mlops_lab.package.build",
     "profile": "mlops_lab.data.profile",
     "promote": "mlops_lab.pipeline",
     "register_model": "mlops_lab.registry",
@@ -62,14 +68,17 @@ _EXPORTS: dict[str, str] = {
     "set_tag": "mlops_lab.tracking.api",
     "set_tags": "mlops_lab.tracking.api",
     "start_run": "mlops_lab.tracking.api",
+    "start_server": "mlops_lab.serve.server",
     "validate": "mlops_lab.data.validate",
 }
 
 __all__ = [
+    "Bundle",
     "DatasetProfile",
     "DriftReport",
     "MlopsLabError",
     "ModelVersion",
+    "MonitorReport",
     "Run",
     "Schema",
     "Store",
@@ -89,10 +98,12 @@ __all__ = [
     "get_run",
     "infer_schema",
     "lineage",
+    "load_bundle",
     "load_ipython_extension",
     "load_model",
     "log_artifact",
     "log_dataset",
+    "log_feedback",
     "log_metric",
     "log_metrics",
     "log_model",
@@ -100,6 +111,8 @@ __all__ = [
     "log_params",
     "model_versions",
     "models",
+    "monitor",
+    "package",
     "profile",
     "promote",
     "register_model",
@@ -110,6 +123,7 @@ __all__ = [
     "set_tag",
     "set_tags",
     "start_run",
+    "start_server",
     "unload_ipython_extension",
     "validate",
 ]
@@ -124,6 +138,9 @@ if TYPE_CHECKING:
     from .data.schema import Schema, infer_schema
     from .data.validate import validate
     from .errors import MlopsLabError
+    from .monitor.report import MonitorReport, log_feedback, monitor
+    from .package.build import package
+    from .package.bundle import Bundle, load_bundle
     from .pipeline import promote, run_pipeline
     from .registry import (
         ModelVersion,
@@ -135,6 +152,7 @@ if TYPE_CHECKING:
         register_model,
         set_alias,
     )
+    from .serve.server import start_server
     from .store import Store
     from .tracking.api import (
         active_run,

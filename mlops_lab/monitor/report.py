@@ -1,0 +1,323 @@
+"""What a served model did: :func:`monitor` reads the prediction log into a :class:`MonitorReport`.
+
+The report holds the request rate, latency percentiles, error rate, server
+memory, the distribution of predictions over time, live accuracy from the
+labels sent with :func:`log_feedback`, and the drift of the served inputs
+against a reference (the training data, when given or when the data plane
+can provide it), computed with :func:`mlops_lab.drift`. It renders as text
+(``print(report)``, ``mlops-lab monitor``) and as HTML in a notebook.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from ..errors import InvalidArgumentError
+
+_SPAN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_since(since: Any, *, now: float | None = None) -> float | None:
+    """``since`` as a Unix time: a number, a datetime, ``"1h"``/``"30m"``/``"2d"``, or ISO text."""
+    if since is None:
+        return None
+    now = time.time() if now is None else now
+    if isinstance(since, int | float):
+        return float(since)
+    if isinstance(since, datetime):
+        return since.timestamp()
+    text = str(since)
+    match = _SPAN.match(text)
+    if match:
+        return now - float(match.group(1)) * _UNITS[match.group(2)]
+    try:
+        return datetime.fromisoformat(text).timestamp()
+    except ValueError:
+        raise InvalidArgumentError(
+            f"since: expected a time like '1h', '30m', '2d' or an ISO date, got {text!r}"
+        ) from None
+
+
+def _percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    k = (len(ordered) - 1) * q
+    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+@dataclass
+class MonitorReport:
+    """The served behaviour of one model over a time window (see the module docstring)."""
+
+    model: str
+    since: float | None
+    until: float
+    n_requests: int = 0
+    n_errors: int = 0
+    n_rows: int = 0
+    versions: list[str] = field(default_factory=list)
+    runtimes: list[str] = field(default_factory=list)
+    request_rate: float | None = None
+    latency_ms: dict[str, float | None] = field(default_factory=dict)
+    errors: dict[str, int] = field(default_factory=dict)
+    memory_bytes: int | None = None
+    predictions: dict[str, int] = field(default_factory=dict)
+    predictions_over_time: list[dict[str, Any]] = field(default_factory=list)
+    accuracy: float | None = None
+    n_labelled: int = 0
+    drift: Any = None
+    drift_note: str | None = None
+
+    @property
+    def error_rate(self) -> float | None:
+        return self.n_errors / self.n_requests if self.n_requests else None
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {k: v for k, v in self.__dict__.items() if k != "drift"}
+        out["error_rate"] = self.error_rate
+        drift = self.drift
+        out["drift"] = drift.to_dict() if hasattr(drift, "to_dict") else drift
+        return out
+
+    def _lines(self) -> list[tuple[str, str]]:
+        lat = self.latency_ms
+        fmt = lambda v, unit="": "n/a" if v is None else f"{v:.3g}{unit}"  # noqa: E731
+        rows = [
+            ("requests", f"{self.n_requests} ({self.n_rows} rows)"),
+            ("versions", ", ".join(self.versions) or "n/a"),
+            ("runtime", ", ".join(self.runtimes) or "n/a"),
+            ("request rate", fmt(self.request_rate, " /s")),
+            (
+                "latency",
+                f"p50 {fmt(lat.get('p50'), ' ms')} · p90 {fmt(lat.get('p90'), ' ms')} · "
+                f"p99 {fmt(lat.get('p99'), ' ms')}",
+            ),
+            (
+                "errors",
+                f"{self.n_errors} ({fmt(None if self.error_rate is None else 100 * self.error_rate, '%')})"
+                + (
+                    " — " + ", ".join(f"{k}: {v}" for k, v in sorted(self.errors.items()))
+                    if self.errors
+                    else ""
+                ),
+            ),
+            (
+                "memory",
+                "n/a" if self.memory_bytes is None else f"{self.memory_bytes / 2**20:.1f} MiB",
+            ),
+            (
+                "predictions",
+                ", ".join(f"{k}: {v}" for k, v in self.predictions.items()) or "n/a",
+            ),
+            (
+                "live accuracy",
+                "n/a (no feedback)"
+                if self.accuracy is None
+                else f"{self.accuracy:.4f} on {self.n_labelled} labelled rows",
+            ),
+        ]
+        if self.drift is not None:
+            drifted = getattr(self.drift, "drifted_columns", None)
+            rows.append(
+                ("input drift", f"drifted columns: {', '.join(drifted) if drifted else 'none'}")
+            )
+        else:
+            rows.append(("input drift", self.drift_note or "n/a"))
+        return rows
+
+    def to_text(self) -> str:
+        head = f"Monitor: {self.model}"
+        if self.since is not None:
+            head += f" since {datetime.fromtimestamp(self.since).isoformat(timespec='seconds')}"
+        width = max(len(k) for k, _ in self._lines())
+        body = "\n".join(f"  {k.ljust(width)}  {v}" for k, v in self._lines())
+        text = f"{head}\n{body}"
+        if self.drift is not None:
+            text += "\n\n" + str(self.drift)
+        return text
+
+    def __str__(self) -> str:
+        return self.to_text()
+
+    def __repr__(self) -> str:
+        return f"<MonitorReport {self.model}: {self.n_requests} requests, {self.n_errors} errors>"
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            f"<tr><th style='text-align:left'>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
+            for k, v in self._lines()
+        )
+        timeline = ""
+        if self.predictions_over_time:
+            labels = sorted({k for b in self.predictions_over_time for k in b["counts"]})
+            head = "".join(f"<th>{html.escape(str(lbl))}</th>" for lbl in labels)
+            body = "".join(
+                "<tr><td>"
+                + html.escape(datetime.fromtimestamp(b["start"]).isoformat(timespec="seconds"))
+                + "</td>"
+                + "".join(f"<td>{b['counts'].get(lbl, 0)}</td>" for lbl in labels)
+                + "</tr>"
+                for b in self.predictions_over_time
+            )
+            timeline = (
+                f"<b>Predictions over time</b><table><tr><th>from</th>{head}</tr>{body}</table>"
+            )
+        drift = ""
+        if self.drift is not None and hasattr(self.drift, "_repr_html_"):
+            drift = "<b>Input drift</b>" + self.drift._repr_html_()
+        return (
+            f"<div><b>Monitor: {html.escape(self.model)}</b><table>{rows}</table>"
+            f"{timeline}{drift}</div>"
+        )
+
+
+def _decode(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def _predicted(row: dict[str, Any]) -> list[Any]:
+    outputs = _decode(row.get("outputs")) or {}
+    values = outputs.get("predict") if isinstance(outputs, dict) else None
+    return values if isinstance(values, list) else []
+
+
+def _accuracy(rows: list[dict[str, Any]]) -> tuple[float | None, int]:
+    right = total = 0
+    for row in rows:
+        label = row.get("label")
+        if label is None:
+            continue
+        predicted = _predicted(row)
+        labels = label if isinstance(label, list) else [label]
+        for p, y in zip(predicted, labels, strict=False):
+            total += 1
+            right += str(p) == str(y)
+    return (right / total if total else None), total
+
+
+def _served_inputs(rows: list[dict[str, Any]]) -> Any:
+    import pandas as pd
+
+    frames = []
+    for row in rows:
+        inputs = _decode(row.get("inputs"))
+        if isinstance(inputs, dict) and inputs:
+            frames.append(pd.DataFrame(inputs))
+    return pd.concat(frames, ignore_index=True) if frames else None
+
+
+def _drift(current: Any, reference: Any) -> tuple[Any, str | None]:
+    if current is None or len(current) == 0:
+        return None, "no logged inputs"
+    if reference is None:
+        return None, "no reference data: pass reference= (e.g. the training frame)"
+    try:
+        from ..data.drift import drift
+    except ImportError:
+        return None, "the data plane (mlops_lab.data) is not available"
+    known = getattr(reference, "columns", None)
+    columns = [c for c in current.columns if known is None or c in known]
+    return drift(reference, current[columns], columns=columns, record=False), None
+
+
+def monitor(
+    name: str,
+    *,
+    since: Any = None,
+    reference: Any = None,
+    buckets: int = 12,
+    store: Any = None,
+) -> MonitorReport:
+    """Turn the prediction log of the model served as ``name`` into a report.
+
+    Parameters
+    ----------
+    name
+        The served model's name (the bundle's name).
+    since
+        Only requests after this: a Unix time, a datetime, ``"1h"``, ``"30m"``, ``"2d"``
+        or an ISO date.
+    reference
+        The data to compare the served inputs with (usually the training frame); without
+        it, input drift is not computed.
+    buckets
+        Number of time buckets for the prediction distribution over time.
+    """
+    from ..store.prediction_records import predictions, served_models
+    from ..tracking.session import session
+
+    store = store or session().store()
+    start = parse_since(since)
+    now = time.time()
+    rows = predictions(store, name, since=start)
+    if not rows and name not in served_models(store):
+        known = served_models(store)
+        raise InvalidArgumentError(
+            f"no predictions logged for model {name!r}"
+            + (f" (served models: {', '.join(known)})" if known else " (nothing served yet)")
+        )
+    report = MonitorReport(name, start, now)
+    if not rows:
+        return report
+    ok = [r for r in rows if r["status"] == 200]
+    report.n_requests = len(rows)
+    report.n_errors = len(rows) - len(ok)
+    report.n_rows = sum(r["n_rows"] or 0 for r in ok)
+    report.versions = sorted({str(r["version"]) for r in rows if r["version"] is not None})
+    report.runtimes = sorted({r["runtime"] for r in rows if r["runtime"]})
+    first, last = rows[0]["created"], rows[-1]["created"]
+    window = (last - first) if start is None else (now - start)
+    report.request_rate = len(rows) / window if window > 0 else None
+    latencies = [r["latency_ms"] for r in ok if r["latency_ms"] is not None]
+    report.latency_ms = {
+        "p50": _percentile(latencies, 0.5),
+        "p90": _percentile(latencies, 0.9),
+        "p99": _percentile(latencies, 0.99),
+        "max": max(latencies) if latencies else None,
+    }
+    report.errors = dict(Counter(str(r["status"]) for r in rows if r["status"] != 200))
+    report.memory_bytes = next(
+        (r["rss_bytes"] for r in reversed(rows) if r["rss_bytes"] is not None), None
+    )
+    counts: Counter[str] = Counter()
+    span = max(last - first, 1e-9)
+    timeline: list[dict[str, Any]] = [
+        {"start": first + i * span / buckets, "counts": Counter()} for i in range(buckets)
+    ]
+    for r in ok:
+        values = _predicted(r)
+        counts.update(str(v) for v in values)
+        slot = min(int((r["created"] - first) / span * buckets), buckets - 1)
+        timeline[slot]["counts"].update(str(v) for v in values)
+    report.predictions = dict(counts.most_common(20))
+    report.predictions_over_time = [
+        {"start": b["start"], "counts": dict(b["counts"])} for b in timeline if b["counts"]
+    ]
+    report.accuracy, report.n_labelled = _accuracy(ok)
+    report.drift, report.drift_note = _drift(_served_inputs(ok), reference)
+    return report
+
+
+def log_feedback(request_id: str, label: Any, *, store: Any = None) -> None:
+    """Attach the ground truth of a served request (its ``x-request-id``), for live accuracy.
+
+    ``label`` is one value for a one-row request, or a list with one label per row.
+    """
+    from ..store.prediction_records import set_feedback
+    from ..tracking.session import session
+
+    if not isinstance(request_id, str) or not request_id:
+        raise InvalidArgumentError(f"request_id: expected the request's id, got {request_id!r}")
+    if hasattr(label, "tolist"):
+        label = label.tolist()
+    set_feedback(store or session().store(), request_id, label)
