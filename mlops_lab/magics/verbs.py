@@ -21,6 +21,7 @@ VERB_MODULES = [
     "mlops_lab.magics.views",
     "mlops_lab.magics.data",
     "mlops_lab.magics.compare",
+    "mlops_lab.magics.pipeline",
 ]
 
 

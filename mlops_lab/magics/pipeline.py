@@ -1,0 +1,92 @@
+"""Pipeline and registry verbs: ``promote``, ``pipeline``, ``registry``, ``lineage``."""
+
+from __future__ import annotations
+
+import argparse
+
+from .verbs import Context, VerbParser, verb
+
+
+def _promote_arguments(parser: VerbParser) -> None:
+    from ..pipeline.cli import add_promote_arguments
+
+    add_promote_arguments(parser)
+
+
+@verb(
+    "promote",
+    "turn a run into a parameterised papermill pipeline (pipelines/NAME/)",
+    arguments=_promote_arguments,
+    description="Write pipelines/NAME/: the run's cells as train.ipynb with a `parameters` "
+    "cell, pipeline.json (typed params, steps, gate), the data schema and a README.\n\n"
+    "  %mlops promote --name iris --metric acc",
+)
+def promote(ctx: Context, args: argparse.Namespace) -> None:
+    from ..pipeline.cli import describe
+    from ..pipeline.promote import promote as promote_run
+
+    spec = promote_run(
+        args.run,
+        args.name,
+        metric=args.metric,
+        mode=args.mode,
+        out_dir=args.out_dir,
+        otherwise=args.otherwise,
+    )
+    print(describe(spec))
+
+
+def _pipeline_arguments(parser: VerbParser) -> None:
+    from ..pipeline.cli import add_pipeline_arguments
+
+    add_pipeline_arguments(parser)
+
+
+@verb(
+    "pipeline",
+    "run a promoted pipeline: pipeline run NAME [-p NAME VALUE ...]; pipeline list",
+    arguments=_pipeline_arguments,
+    description="Validate, train (papermill), evaluate, gate and register.\n\n"
+    "  %mlops pipeline run iris -p C 0.5 -p train_path data/new.csv",
+)
+def pipeline(ctx: Context, args: argparse.Namespace) -> object:
+    from IPython.core.error import UsageError
+
+    from ..pipeline.cli import params_of
+    from ..pipeline.run import run_pipeline
+    from ..pipeline.spec import list_pipelines
+
+    if args.action == "list":
+        return list_pipelines(args.pipelines_dir)
+    if not args.name:
+        raise UsageError("%mlops pipeline run: give the pipeline's NAME")
+    return run_pipeline(
+        args.name,
+        params_of(args.param),
+        pipelines_dir=args.pipelines_dir,
+        progress=not args.no_progress,
+    )
+
+
+@verb(
+    "registry",
+    "registered models, or the versions of NAME with aliases, metrics and source run",
+    arguments=lambda p: p.add_argument("name", nargs="?", help="a model name"),
+)
+def registry(ctx: Context, args: argparse.Namespace) -> object:
+    from ..registry import model_versions, models
+
+    return model_versions(args.name) if args.name else models()
+
+
+@verb(
+    "lineage",
+    "data -> run -> pipeline -> model version -> deployments, as a tree",
+    arguments=lambda p: p.add_argument(
+        "ref", help="name@alias, name/VERSION, name or runs:/RUN_ID/model"
+    ),
+)
+def lineage(ctx: Context, args: argparse.Namespace) -> object:
+    from ..registry import lineage as model_lineage
+
+    return model_lineage(args.ref)

@@ -1,0 +1,126 @@
+"""``mlops-lab promote``, ``pipeline run|list``, ``registry`` and ``lineage``.
+
+``add_subcommands(subparsers)`` adds them to the ``mlops-lab`` parser. A
+failing pipeline step prints the failing cell and exits 1; a user mistake
+(unknown pipeline, bad parameter) raises and is reported by the CLI (exit 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+
+def add_promote_arguments(p: Any) -> None:
+    p.add_argument("run", nargs="?", help="run id, id prefix or name (default: the latest run)")
+    p.add_argument("--name", "-n", required=True, help="the pipeline's (and model's) name")
+    p.add_argument("--metric", "-m", help="the metric the gate compares (default: a known one)")
+    p.add_argument("--mode", choices=["max", "min"], default="max", help="higher or lower wins")
+    p.add_argument("--out-dir", default="pipelines", help="where pipeline folders are written")
+    p.add_argument(
+        "--otherwise",
+        choices=["challenger", "rejected"],
+        default="challenger",
+        help="what a model that does not beat the champion becomes",
+    )
+
+
+def add_pipeline_arguments(p: Any) -> None:
+    p.add_argument("action", choices=["run", "list"], help="run a pipeline, or list them")
+    p.add_argument("name", nargs="?", help="the pipeline's name (or folder)")
+    p.add_argument(
+        "-p",
+        "--param",
+        nargs=2,
+        action="append",
+        metavar=("NAME", "VALUE"),
+        help="override a parameter (repeatable); converted to its declared type",
+    )
+    p.add_argument("--pipelines-dir", default="pipelines", help="where pipelines are kept")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def params_of(pairs: list[list[str]] | None) -> dict[str, str]:
+    return {k: v for k, v in pairs or []}
+
+
+def _cmd_promote(args: argparse.Namespace) -> int:
+    from .promote import promote
+
+    spec = promote(
+        args.run,
+        args.name,
+        metric=args.metric,
+        mode=args.mode,
+        out_dir=args.out_dir,
+        otherwise=args.otherwise,
+    )
+    print(describe(spec))
+    return 0
+
+
+def describe(spec: Any) -> str:
+    params = ", ".join(f"{k}: {p.type} = {p.default!r}" for k, p in spec.params.items())
+    gate = spec.gate
+    return (
+        f"wrote {spec.folder}\n  params: {params or 'none'}\n"
+        f"  gate: {gate.get('metric')} ({gate.get('mode')}) vs {spec.name}@champion, "
+        f"else {gate.get('otherwise')}\n  run it: mlops-lab pipeline run {spec.name} -p NAME VALUE"
+    )
+
+
+def _cmd_pipeline(args: argparse.Namespace) -> int:
+    from ..errors import InvalidArgumentError, PipelineStepError
+    from .run import run_pipeline
+    from .spec import list_pipelines
+
+    if args.action == "list":
+        for name in list_pipelines(args.pipelines_dir):
+            print(name)
+        return 0
+    if not args.name:
+        raise InvalidArgumentError("pipeline run: give the pipeline's NAME")
+    try:
+        result = run_pipeline(
+            args.name,
+            params_of(args.param),
+            pipelines_dir=args.pipelines_dir,
+            progress=not args.no_progress,
+        )
+    except PipelineStepError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    print(result)
+    return 0
+
+
+def _cmd_registry(args: argparse.Namespace) -> int:
+    from ..registry import model_versions, models
+
+    frame = model_versions(args.name) if args.name else models()
+    print(frame.to_string(index=False) if not frame.empty else "no registered models")
+    return 0
+
+
+def _cmd_lineage(args: argparse.Namespace) -> int:
+    from ..registry import lineage
+
+    print(lineage(args.ref))
+    return 0
+
+
+def add_subcommands(subparsers: Any) -> None:
+    """Add ``promote``, ``pipeline``, ``registry`` and ``lineage`` to ``mlops-lab``."""
+    p = subparsers.add_parser("promote", help="turn a run into a parameterised pipeline folder")
+    add_promote_arguments(p)
+    p.set_defaults(handler=_cmd_promote)
+    p = subparsers.add_parser("pipeline", help="run a promoted pipeline (or list them)")
+    add_pipeline_arguments(p)
+    p.set_defaults(handler=_cmd_pipeline)
+    p = subparsers.add_parser("registry", help="registered models, or the versions of one")
+    p.add_argument("name", nargs="?", help="a model name")
+    p.set_defaults(handler=_cmd_registry)
+    p = subparsers.add_parser("lineage", help="where a model version came from, as a tree")
+    p.add_argument("ref", help="name@alias, name/VERSION, name or runs:/RUN_ID/model")
+    p.set_defaults(handler=_cmd_lineage)
