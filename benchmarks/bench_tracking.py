@@ -50,6 +50,10 @@ from pathlib import Path
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DO_NOT_TRACK", "true")
 os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
+# One BLAS thread: on a shared 2-core machine a multi-threaded fit varies several-fold,
+# which would drown the autolog overhead being measured. Same for both libraries.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 
 HERE = Path(__file__).resolve().parent
 HEAVY_MODULES = ("plotly", "sklearn", "papermill", "fastapi")
@@ -508,8 +512,8 @@ def bench_autolog(sizes: dict) -> list[Row]:
     has_ours = importlib.util.find_spec("mlops_lab.tracking.autolog") is not None
     notes = [
         f"LogisticRegression(max_iter=1000) on make_classification("
-        f"{sizes['autolog_samples']:,} x 50); overhead = autologged fit - bare fit, "
-        "measured in back-to-back pairs",
+        f"{sizes['autolog_samples']:,} x 50), one BLAS thread; overhead = autologged fit "
+        "- bare fit, measured in back-to-back pairs",
         f"MLflow: mlflow.sklearn.autolog(log_models=True): fit {peer_fit.text()}, "
         f"bare {peer_bare.text()}",
     ]
@@ -746,7 +750,7 @@ SIZES = {
         "query_reps": 3,
         "autolog_samples": 20_000,
         "autolog_reps_mlflow": 3,
-        "autolog_reps_ours": 5,
+        "autolog_reps_ours": 7,
         "import_reps": 5,
     },
     "quick": {
