@@ -22,6 +22,7 @@ VERB_MODULES = [
     "mlops_lab.magics.data",
     "mlops_lab.magics.compare",
     "mlops_lab.magics.pipeline",
+    "mlops_lab.magics.serve",
 ]
 
 

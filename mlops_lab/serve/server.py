@@ -13,6 +13,7 @@ check: ``.url``, ``.predict(df)``, ``.logs()``, ``.stop()``.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import socket
@@ -240,6 +241,7 @@ def start_server(
     with open(log_path, "wb") as out:
         process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
     handle = ServerHandle(process, f"http://{host}:{port}", log_path, token=token)
+    atexit.register(handle.stop)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
