@@ -18,7 +18,7 @@ from . import __version__
 from .errors import MlopsLabError
 
 # Modules adding subcommands of their own: add_subcommands(subparsers).
-COMMAND_MODULES: list[str] = []
+COMMAND_MODULES: list[str] = ["mlops_lab.pipeline.cli"]
 
 
 def _cmd_runs(args: argparse.Namespace) -> int:
@@ -46,6 +46,21 @@ def _cmd_show(args: argparse.Namespace) -> int:
     from .tracking import api
 
     print(repr(run_view(api.get_run(args.run))))
+    return 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from .compare.api import compare
+
+    comparison = compare(
+        args.runs or None,
+        args.metric,
+        last=args.last,
+        filter=args.filter,
+        experiment=args.experiment,
+    )
+    comparison.to_html(args.html)
+    print(f"wrote the comparison of {len(comparison.runs)} runs to {args.html}")
     return 0
 
 
@@ -90,6 +105,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("show", help="one run: params, metrics, tags, datasets, artifacts, code")
     p.add_argument("run", nargs="?", help="run id, id prefix or name (default: the latest)")
     p.set_defaults(handler=_cmd_show)
+
+    p = sub.add_parser("compare", help="compare runs in one self-contained HTML page")
+    p.add_argument("runs", nargs="*", help="run ids, id prefixes or names (default: the latest)")
+    p.add_argument("--last", type=int, help="the N newest runs (matching --filter)")
+    p.add_argument("--filter", "-f", help="choose the runs with the filter language")
+    p.add_argument("--experiment", "-e", help="only this experiment")
+    p.add_argument("--metric", "-m", help="the metric to colour by and plot")
+    p.add_argument("--html", required=True, help="the page to write, e.g. comparison.html")
+    p.set_defaults(handler=_cmd_compare)
 
     p = sub.add_parser("experiments", help="the experiments and their number of runs")
     p.set_defaults(handler=_cmd_experiments)

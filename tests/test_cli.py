@@ -73,3 +73,15 @@ def test_console_script_runs_in_a_subprocess(two_runs: None, tmp_path) -> None:
 def test_store_option(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--store", str(tmp_path / "other"), "runs"]) == 0
     assert "no runs match" in capsys.readouterr().out
+
+
+def test_compare_writes_a_self_contained_page(
+    two_runs: None, tmp_path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    page = tmp_path / "cmp.html"
+    assert main(["compare", "low", "high", "--metric", "acc", "--html", str(page)]) == 0
+    assert f"2 runs to {page}" in capsys.readouterr().out
+    text = page.read_text()
+    assert "Plotly.newPlot" in text
+    assert "low" in text
+    assert "high" in text
