@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .kinds import NUMERIC, column_kind, compatible
+from .render import fmt
 
 if TYPE_CHECKING:
     import numpy as np
@@ -175,20 +176,23 @@ def _missing(series: pd.Series, col: ColumnSchema) -> list[Failure]:
 def _range(series: pd.Series, col: ColumnSchema) -> list[Failure]:
     import numpy as np
 
-    values = (
-        series.to_numpy(dtype="float64", na_value=np.nan)
-        if series.dtype.kind != "f"
-        else series.to_numpy()
-    )
+    dtype = series.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind in "iuf":
+        values = series.to_numpy()  # no copy: compare in the column's own dtype
+    else:
+        values = series.to_numpy(dtype="float64", na_value=np.nan)
     bad = None
     if col.min is not None:
         bad = values < col.min
     if col.max is not None:
         above = values > col.max
         bad = above if bad is None else bad | above
-    if not col.allow_inf:
+    # Infinities fail a two-sided range already; integers have none.
+    if not col.allow_inf and values.dtype.kind == "f" and (col.min is None or col.max is None):
         inf = np.isinf(values)
         bad = inf if bad is None else bad | inf
+    elif col.allow_inf and values.dtype.kind == "f" and bad is not None:
+        bad &= ~np.isinf(values)
     if bad is None or not bad.any():
         return []
     pos = _rows(bad)
@@ -196,7 +200,7 @@ def _range(series: pd.Series, col: ColumnSchema) -> list[Failure]:
         Failure(
             col.name,
             "in_range",
-            f"{len(pos)} values outside [{col.min}, {col.max}]"
+            f"{len(pos)} values outside [{fmt(col.min, 6)}, {fmt(col.max, 6)}]"
             + ("" if col.allow_inf else " or infinite"),
             pos,
             _values(series, pos),

@@ -86,23 +86,34 @@ class ValidationReport:
 
         if self._cases is not None:
             return self._cases
-        frames = []
+        rows, values, counts = [], [], []
         for f in self.failures:
             if f.positions is None:
-                rows: Any = [None]
-                values: Any = [f.values]
+                rows.append(np.array([None], dtype=object))
+                values.append(np.array([f.values], dtype=object))
+                counts.append(1)
             else:
-                rows = np.asarray(self._labels(f.positions), dtype=object)
-                values = f.values if f.values is not None else np.full(len(rows), None)
-            frames.append(
-                pd.DataFrame(
-                    {"row": rows, "column": f.column, "check": f.check, "value": values},
-                    columns=["row", "column", "check", "value"],
+                n = len(f.positions)
+                rows.append(np.asarray(self._labels(f.positions), dtype=object))
+                values.append(
+                    np.asarray(f.values, dtype=object)
+                    if f.values is not None
+                    else np.full(n, None, dtype=object)
                 )
+                counts.append(n)
+        if counts:
+            cases = pd.DataFrame(
+                {
+                    "row": np.concatenate(rows),
+                    "column": np.repeat(
+                        np.array([f.column for f in self.failures], dtype=object), counts
+                    ),
+                    "check": np.repeat(
+                        np.array([f.check for f in self.failures], dtype=object), counts
+                    ),
+                    "value": np.concatenate(values),
+                }
             )
-        if frames:
-            cases = pd.concat(frames, ignore_index=True)
-            cases["value"] = cases["value"].astype(object)
         else:
             cases = pd.DataFrame(
                 {c: pd.Series(dtype=object) for c in ("row", "column", "check", "value")}

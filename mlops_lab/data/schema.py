@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import MissingDependencyError, SchemaError
 from .io import DataLike, as_frame
 from .kinds import NUMERIC, column_kind
-from .render import html_table, text_table
+from .render import fmt, html_table, text_table
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -191,7 +191,7 @@ class Schema:
             elif c.max_missing is not None:
                 rules.append(f"missing ≤ {c.max_missing:.1%}")
             if c.min is not None or c.max is not None:
-                rules.append(f"range [{c.min}, {c.max}]")
+                rules.append(f"range [{fmt(c.min, 6)}, {fmt(c.max, 6)}]")
             if c.categories is not None:
                 shown = ", ".join(map(str, c.categories[:6]))
                 rules.append(f"in {{{shown}{', …' if len(c.categories) > 6 else ''}}}")

@@ -1,0 +1,95 @@
+"""``mlops-lab validate``, ``mlops-lab drift`` and ``mlops-lab check``: the data gate for CI.
+
+Each command prints its report and exits 0 when everything passed, 1 when data
+failed a check; the CLI turns a user mistake (a missing file, a bad schema)
+into one line on stderr and exit code 2. The work is done by :mod:`.check`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def _pairs(values: list[str] | None, flag: str, convert: Any = str) -> dict[str, Any]:
+    from ..errors import InvalidArgumentError
+
+    out = {}
+    for item in values or []:
+        key, eq, value = item.partition("=")
+        if not eq or not key:
+            raise InvalidArgumentError(f"{flag} expects KEY=VALUE, got {item!r}")
+        try:
+            out[key] = convert(value)
+        except ValueError:
+            raise InvalidArgumentError(f"{flag} {item!r}: {value!r} is not a number") from None
+    return out
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from .check import run_validate
+
+    return run_validate(args.data, schema=args.schema, against=args.against)
+
+
+def cmd_drift(args: argparse.Namespace) -> int:
+    from .check import run_drift
+
+    return run_drift(
+        args.reference,
+        args.current,
+        drift_share=args.drift_share,
+        tests=_pairs(args.test, "--test"),
+        thresholds=_pairs(args.threshold, "--threshold", float),
+    )
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from .check import run_check
+
+    return run_check(args.config)
+
+
+def add_subcommands(sub: Any) -> None:
+    """Add ``validate``, ``drift`` and ``check`` to the ``mlops-lab`` subparsers."""
+    p = sub.add_parser("validate", help="validate a dataset against a schema (exit 1 on failures)")
+    p.add_argument("data", help="a CSV or Parquet file")
+    group = p.add_mutually_exclusive_group(required=True)
+    group.add_argument("--schema", "-s", help="a schema file (JSON or YAML)")
+    group.add_argument("--against", "-a", metavar="RUN", help="the schema of a run's training data")
+    p.set_defaults(handler=cmd_validate)
+
+    p = sub.add_parser("drift", help="per-column drift of CUR against REF (exit 1 on drift)")
+    p.add_argument("reference", metavar="REF", help="the reference CSV or Parquet file")
+    p.add_argument("current", metavar="CUR", help="the current CSV or Parquet file")
+    p.add_argument(
+        "--drift-share",
+        type=float,
+        default=0.5,
+        help="share of drifted columns that fails (default 0.5)",
+    )
+    p.add_argument(
+        "--test",
+        action="append",
+        metavar="COLUMN=TEST",
+        help="ks, wasserstein, psi, chisquare or jensenshannon",
+    )
+    p.add_argument(
+        "--threshold",
+        action="append",
+        metavar="COLUMN_OR_TEST=VALUE",
+        help="a threshold (repeatable)",
+    )
+    p.set_defaults(handler=cmd_drift)
+
+    p = sub.add_parser(
+        "check",
+        help="run the data checks declared in mlops-lab.toml (exit 1 if any fails)",
+        description="Run every [[check.validate]] and [[check.drift]] entry of the nearest "
+        "mlops-lab.toml. Example:\n\n"
+        '  [[check.validate]]\n  data = "data/new.csv"\n  schema = "schemas/train.json"\n\n'
+        '  [[check.drift]]\n  reference = "data/train.parquet"\n  current = "data/new.csv"\n',
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--config", "-c", help="the checks file (default: the nearest mlops-lab.toml)")
+    p.set_defaults(handler=cmd_check)
