@@ -313,6 +313,9 @@ def package(
             "sklearn_version": meta.get("sklearn_version"),
             "digest": art["digest"],
             "types": model_types,
+            "classes": [c.item() if hasattr(c, "item") else c for c in model.classes_]
+            if hasattr(model, "classes_")
+            else None,
         },
         "onnx": onnx_record,
         "schema_columns": schema.names,

@@ -93,8 +93,20 @@ class Bundle:
     path: Path
     metadata: dict[str, Any]
     schema: InputSchema
-    model: Any = field(repr=False, default=None)
+    _model: Any = field(repr=False, default=None)
     archive: Path | None = None
+    trusted: list[str] | None = None
+
+    @property
+    def model(self) -> Any:
+        """The scikit-learn model, loaded (safely) on first use."""
+        if self._model is None:
+            self._model = load_model_bytes(
+                (self.path / "model.skops").read_bytes(),
+                trusted=self.trusted,
+                source=f"model.skops of bundle {self.path}",
+            )
+        return self._model
 
     @property
     def name(self) -> str:
@@ -128,14 +140,15 @@ class Bundle:
         """A predictor: ONNX Runtime when the ONNX model is verified and installed, else sklearn."""
         from .predictors import OnnxPredictor, SklearnPredictor
 
-        sk = SklearnPredictor(self.model, self.schema)
         use_onnx = runtime == "onnx" or (
             runtime == "auto" and self.onnx.get("status") == "verified"
         )
         if use_onnx and "model.onnx" in self.files:
             try:
                 return OnnxPredictor(
-                    (self.path / "model.onnx").read_bytes(), self.schema, classes=sk.classes
+                    (self.path / "model.onnx").read_bytes(),
+                    self.schema,
+                    classes=self.metadata["model"].get("classes"),
                 )
             except ImportError:
                 if runtime == "onnx":
@@ -148,7 +161,7 @@ class Bundle:
             raise BundleError(
                 f"bundle {self.name} has no verified ONNX model: {self.onnx.get('reason')}"
             )
-        return sk
+        return SklearnPredictor(self.model, self.schema)
 
     def predict(self, X: Any, *, runtime: str = "sklearn") -> Any:
         """Check ``X`` (a DataFrame) against the schema and predict."""
@@ -209,7 +222,9 @@ def _extract(archive: Path) -> Path:
     return target
 
 
-def load_bundle(path: str | Path, *, trusted: list[str] | None = None) -> Bundle:
+def load_bundle(
+    path: str | Path, *, trusted: list[str] | None = None, lazy: bool = False
+) -> Bundle:
     """Open a bundle folder (or ``.tar.gz``), verify its digests and load the model safely.
 
     Parameters
@@ -218,6 +233,10 @@ def load_bundle(path: str | Path, *, trusted: list[str] | None = None) -> Bundle
         The folder :func:`mlops_lab.package` wrote, or its archive.
     trusted
         Extra fully qualified type names the model file may construct.
+    lazy
+        Load ``model.skops`` on first use of :attr:`Bundle.model` rather than now (the
+        server does this when it predicts with the verified ONNX model, so it starts
+        without importing scikit-learn; digests are verified either way).
 
     Raises
     ------
@@ -237,9 +256,9 @@ def load_bundle(path: str | Path, *, trusted: list[str] | None = None) -> Bundle
         raise BundleError(f"{meta_path} is not valid JSON: {exc}", path=str(source)) from exc
     verify(folder, metadata)
     schema = InputSchema.from_dict(json.loads((folder / "schema.json").read_text()))
-    model = load_model_bytes(
-        (folder / "model.skops").read_bytes(),
-        trusted=trusted,
-        source=f"model.skops of bundle {folder}",
+    bundle = Bundle(
+        folder, metadata, schema, archive=source if source.is_file() else None, trusted=trusted
     )
-    return Bundle(folder, metadata, schema, model, archive=source if source.is_file() else None)
+    if not lazy:
+        bundle.model  # noqa: B018  (loads and checks the model file now)
+    return bundle

@@ -122,7 +122,7 @@ def create_app(
             f"unseen_categories: expected 'reject' or 'allow', got {unseen_categories!r}"
         )
     if not hasattr(bundle, "schema"):
-        bundle = load_bundle(bundle)
+        bundle = load_bundle(bundle, lazy=True)
     predictor = bundle.predictor(runtime)
     schema = bundle.schema
     name, version = bundle.name, bundle.version

@@ -48,7 +48,7 @@ def resolve_bundle(ref: Any, *, trusted: list[str] | None = None) -> Any:
         return ref
     path = Path(str(ref)).expanduser()
     if path.is_dir() or (path.is_file() and path.name.endswith((".tar.gz", ".tgz"))):
-        return load_bundle(path, trusted=trusted)
+        return load_bundle(path, trusted=trusted, lazy=True)
     return package(ref, tempfile.mkdtemp(prefix="mlops-serve-"))
 
 

@@ -54,3 +54,24 @@ def test_package_magic_and_unknown_reference(shell, tmp_path) -> None:
         shell.run_cell(f"%mlops package nothing-here --out {tmp_path / 'c'}")
     with pytest.raises(UsageError, match="--out"):
         shell.run_cell("%mlops package tree")
+
+
+def test_onnx_server_starts_without_scikit_learn(tmp_path) -> None:
+    """A bundle with a verified ONNX model is served without importing sklearn or pandas."""
+    import subprocess
+    import sys
+
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = load_breast_cancer(return_X_y=True, as_frame=True)
+    with ml.start_run("light") as run:
+        ml.log_model(LogisticRegression(max_iter=5000).fit(X, y), input_example=X.head())
+    ml.package(run, tmp_path / "b")
+    code = (
+        "import sys, json; from mlops_lab.serve.app import create_app; "
+        f"app = create_app({str(tmp_path / 'b')!r}, prediction_log=None); "
+        "print(json.dumps([m for m in ('sklearn', 'pandas', 'skops') if m in sys.modules]))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]"
