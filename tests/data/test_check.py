@@ -79,3 +79,43 @@ def test_bad_config(tmp_path, monkeypatch, content, match) -> None:
         (tmp_path / "mlops-lab.toml").write_text(content)
     with pytest.raises(DataError, match=match):
         run_check()
+
+
+def _cli(argv: list[str]) -> int:
+    import argparse
+
+    from mlops_lab.data.commands import add_subcommands
+
+    parser = argparse.ArgumentParser(prog="mlops-lab")
+    add_subcommands(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(argv)
+    return args.handler(args)
+
+
+def test_subcommands(project, monkeypatch, capsys) -> None:
+    data, schema = project / "data", project / "schemas" / "train.json"
+    assert _cli(["validate", str(data / "new.parquet"), "--schema", str(schema)]) == 0
+    assert _cli(["validate", str(data / "bad.parquet"), "-s", str(schema)]) == 1
+    drift_args = ["drift", str(data / "train.parquet"), str(data / "bad.parquet")]
+    assert _cli([*drift_args, "--drift-share", "0.1"]) == 1
+    assert _cli([*drift_args, "--threshold", "income=5"]) == 0
+    (project / "mlops-lab.toml").write_text(
+        '[[check.validate]]\ndata = "data/new.parquet"\nschema = "schemas/train.json"\n'
+    )
+    monkeypatch.chdir(project)
+    assert _cli(["check"]) == 0
+    assert "1 of 1 checks passed" in capsys.readouterr().out
+    with pytest.raises(ml.MlopsLabError, match="--threshold expects KEY=VALUE"):
+        _cli([*drift_args, "--threshold", "x"])
+
+
+def test_verb_and_command_modules_import_nothing_heavy() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, mlops_lab.magics.data, mlops_lab.data.commands, mlops_lab.data.check;"
+        "print(sorted(m for m in ('pandas', 'numpy', 'scipy', 'pyarrow') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
