@@ -62,15 +62,43 @@ def _buffers(series: pd.Series) -> Iterator[bytes | memoryview]:
         values = series.to_numpy(dtype=numpy_type, na_value=0)
         yield np.ascontiguousarray(values).data
         return
-    # Text, and object columns of anything else: exact UTF-8 text with lengths, plus
-    # the inferred type so that 1 and "1" in an object column are told apart by kind.
+    # Text, and object columns of anything else: exact UTF-8 bytes with byte lengths
+    # (read straight from Arrow buffers), plus the inferred kind so that 1 and "1" in
+    # an object column are told apart.
     yield kind.encode()
-    text = series.where(~mask, "") if has_null else series
-    if kind != "string":
-        text = text.astype(str)
-    strings = text.tolist()
-    yield np.fromiter(map(len, strings), dtype=np.int64, count=len(strings)).data
-    yield "".join(strings).encode("utf-8", "surrogatepass")
+    text = series if kind == "string" else series.where(~mask, "").astype(str)
+    buffers = _arrow_text(text)
+    if buffers is None:  # text Arrow refuses (lone surrogates): encode it here
+        strings = (text.where(~mask, "") if has_null else text).tolist()
+        encoded = [s.encode("utf-8", "surrogatepass") for s in strings]
+        buffers = (
+            np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)).data,
+            b"".join(encoded),
+        )
+    yield from buffers
+
+
+def _arrow_text(text: pd.Series) -> tuple[memoryview, memoryview] | None:
+    """``(byte lengths as int64, concatenated UTF-8)`` of a text column, nulls as ""."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        arr = pa.array(text, type=pa.large_string(), from_pandas=True)
+    except (pa.ArrowException, TypeError, ValueError, UnicodeError):
+        return None
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if arr.null_count:
+        arr = pc.fill_null(arr, "")
+    _, offsets_buf, data_buf = arr.buffers()
+    offsets = np.frombuffer(offsets_buf, dtype=np.int64)[arr.offset : arr.offset + len(arr) + 1]
+    if len(offsets) == 0:
+        return np.zeros(0, dtype=np.int64).data, memoryview(b"")
+    start, end = int(offsets[0]), int(offsets[-1])
+    data = memoryview(data_buf)[start:end] if data_buf is not None else memoryview(b"")
+    return np.diff(offsets).data, data
 
 
 def _column_digest(name: str, series: pd.Series) -> bytes:

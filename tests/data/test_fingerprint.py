@@ -138,3 +138,16 @@ def test_unreadable_files_are_named(tmp_path) -> None:
 def test_duplicate_column_names_are_refused() -> None:
     with pytest.raises(DataError, match=r"duplicate column names \['a'\]"):
         ml.fingerprint(pd.DataFrame([[1, 2]], columns=["a", "a"]))
+
+
+def test_text_slices_nulls_and_odd_strings() -> None:
+    sliced = pd.DataFrame({"s": ["x", "y", "z"]}).iloc[1:]
+    assert ml.fingerprint(sliced) == ml.fingerprint(pd.DataFrame({"s": ["y", "z"]}))
+    assert ml.fingerprint(pd.DataFrame({"s": ["a", None]})) != ml.fingerprint(
+        pd.DataFrame({"s": ["a", ""]})
+    )
+    assert ml.fingerprint(pd.DataFrame({"s": ["ab", "c"]})) != ml.fingerprint(
+        pd.DataFrame({"s": ["a", "bc"]})
+    )
+    surrogate = pd.DataFrame({"s": pd.Series(["a", "\udc80"], dtype=object)})
+    assert ml.fingerprint(surrogate) == ml.fingerprint(surrogate.copy())
