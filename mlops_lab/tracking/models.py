@@ -17,7 +17,11 @@ from ..errors import InvalidArgumentError, MissingDependencyError, ModelLoadErro
 if TYPE_CHECKING:
     from .run import Run
 
-TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "builtins.", "collections.")
+# Types a model file may construct beyond skops' own safe defaults: scikit-learn's
+# classes (trees, predictors), NumPy's random generators and SciPy's sparse matrices.
+# Never whole modules of functions (builtins.eval, numpy.load, os.system...).
+TRUSTED_PREFIXES = ("sklearn.", "numpy.random.", "scipy.sparse.")
+_EXAMPLE_ROWS = 5
 
 
 def signature(X: Any) -> dict[str, Any]:
@@ -37,6 +41,24 @@ def signature(X: Any) -> dict[str, Any]:
             "dtype": str(getattr(X, "dtype", "")),
         }
     return {"type": "unknown"}
+
+
+def example_payload(X: Any) -> dict[str, Any] | None:
+    """The first rows of ``X`` as JSON (pandas' ``split`` layout), or None if not serialisable."""
+    import json
+
+    head = X.head(_EXAMPLE_ROWS) if hasattr(X, "head") else X[:_EXAMPLE_ROWS]
+    try:
+        if hasattr(head, "to_json"):
+            payload = json.loads(head.to_json(orient="split", index=False, date_format="iso"))
+        else:
+            import numpy as np
+
+            payload = {"data": np.asarray(head).tolist()}
+        json.dumps(payload, allow_nan=False)
+    except (TypeError, ValueError):
+        return None
+    return payload
 
 
 def _skops() -> Any:
@@ -107,6 +129,8 @@ def log_model(
         raise ModelLoadError(f"log_model: skops cannot save {type(model).__name__}: {exc}") from exc
     digest, size = target.store.blobs.put_bytes(data)
     meta = model_meta(model, input_example)
+    if input_example is not None:
+        meta["input_example"] = example_payload(input_example)
     target.store.add_artifact(target.run_id, name, digest, size, kind="model", meta=meta)
     return digest
 
