@@ -159,8 +159,10 @@ def jupyterlab(lab_root: Path, lab_env: dict[str, str]) -> Iterator[Lab]:
                 proc.wait(5)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[object]:
+    # Module scope: Playwright's sync API keeps an asyncio loop running on the main
+    # thread while it is open, which would break later asyncio-based tests.
     require_browser()
     from playwright.sync_api import sync_playwright
 
