@@ -18,7 +18,11 @@ from . import __version__
 from .errors import MlopsLabError
 
 # Modules adding subcommands of their own: add_subcommands(subparsers).
-COMMAND_MODULES: list[str] = ["mlops_lab.pipeline.cli", "mlops_lab.serve.commands"]
+COMMAND_MODULES: list[str] = [
+    "mlops_lab.data.commands",
+    "mlops_lab.pipeline.cli",
+    "mlops_lab.serve.commands",
+]
 
 
 def _cmd_runs(args: argparse.Namespace) -> int:
