@@ -54,6 +54,7 @@ _EXPORTS: dict[str, str] = {
     "log_model": "mlops_lab.tracking.models",
     "log_param": "mlops_lab.tracking.api",
     "log_params": "mlops_lab.tracking.api",
+    "merge": "mlops_lab.store.merge",
     "model_versions": "mlops_lab.registry",
     "models": "mlops_lab.registry",
     "monitor": "mlops_lab.monitor.report",
@@ -61,6 +62,7 @@ _EXPORTS: dict[str, str] = {
     "profile": "mlops_lab.data.profile",
     "promote": "mlops_lab.pipeline",
     "register_model": "mlops_lab.registry",
+    "reproduce": "mlops_lab.pipeline",
     "run_pipeline": "mlops_lab.pipeline",
     "runs": "mlops_lab.tracking.api",
     "runs_widget": "mlops_lab.compare.api",
@@ -69,6 +71,7 @@ _EXPORTS: dict[str, str] = {
     "set_tags": "mlops_lab.tracking.api",
     "start_run": "mlops_lab.tracking.api",
     "start_server": "mlops_lab.serve.server",
+    "sweep": "mlops_lab.pipeline",
     "validate": "mlops_lab.data.validate",
 }
 
@@ -109,6 +112,7 @@ __all__ = [
     "log_model",
     "log_param",
     "log_params",
+    "merge",
     "model_versions",
     "models",
     "monitor",
@@ -116,6 +120,7 @@ __all__ = [
     "profile",
     "promote",
     "register_model",
+    "reproduce",
     "run_pipeline",
     "runs",
     "runs_widget",
@@ -124,6 +129,7 @@ __all__ = [
     "set_tags",
     "start_run",
     "start_server",
+    "sweep",
     "unload_ipython_extension",
     "validate",
 ]
@@ -141,7 +147,7 @@ if TYPE_CHECKING:
     from .monitor.report import MonitorReport, log_feedback, monitor
     from .package.build import package
     from .package.bundle import Bundle, load_bundle
-    from .pipeline import promote, run_pipeline
+    from .pipeline import promote, reproduce, run_pipeline, sweep
     from .registry import (
         ModelVersion,
         delete_alias,
@@ -154,6 +160,7 @@ if TYPE_CHECKING:
     )
     from .serve.server import start_server
     from .store import Store
+    from .store.merge import merge
     from .tracking.api import (
         active_run,
         end_run,

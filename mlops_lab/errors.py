@@ -26,7 +26,8 @@ the bug it is::
     ├── PipelineError               a promoted pipeline cannot be written or run
     │   ├── PipelineNotFoundError   no pipeline folder (or spec) of that name
     │   ├── PipelineParamError      an unknown parameter, or a value of the wrong type
-    │   └── PipelineStepError       a step failed (shows the failing cell and its error)
+    │   ├── PipelineStepError       a step failed (shows the failing cell and its error)
+    │   └── InputChangedError       reproduce: an input file no longer has its recorded digest
     ├── BundleError                 a model bundle that is missing or incomplete
     │   └── BundleIntegrityError    a bundle file whose content digest does not match
     ├── InputValidationError        a served request whose inputs do not fit the schema
@@ -131,9 +132,7 @@ class SchemaError(DataError):
 class ValidationFailedError(DataError):
     """Raised on request (``report.raise_for_failures()``) when data failed its schema."""
 
-    def __init__(
-        self, message: str, *, column: str | None = None, report: object = None
-    ) -> None:
+    def __init__(self, message: str, *, column: str | None = None, report: object = None) -> None:
         super().__init__(message, column=column)
         self.report = report
 
@@ -242,6 +241,24 @@ class PipelineStepError(PipelineError):
         if self.run_id:
             lines.append(f"(pipeline run {self.run_id[:8]}: its output notebooks are kept)")
         return "\n".join(lines)
+
+
+class InputChangedError(PipelineError):
+    """An input of a run being reproduced no longer has the digest recorded when it ran."""
+
+    def __init__(
+        self, *, pipeline: str, ref: str, path: str, recorded: str, current: str | None
+    ) -> None:
+        now = f"now {current}" if current else "now missing"
+        super().__init__(
+            f"cannot reproduce {ref}: its input data changed: {path} had digest {recorded} "
+            f"when {ref} was trained, {now}",
+            pipeline=pipeline,
+        )
+        self.ref = ref
+        self.path = path
+        self.recorded = recorded
+        self.current = current
 
 
 class MissingDependencyError(MlopsLabError, ImportError):

@@ -44,10 +44,12 @@ def _pipeline_arguments(parser: VerbParser) -> None:
 
 @verb(
     "pipeline",
-    "run a promoted pipeline: pipeline run NAME [-p NAME VALUE ...]; pipeline list",
+    "run a promoted pipeline: pipeline run NAME [-p NAME VALUE ...]; "
+    "pipeline sweep NAME --grid NAME=V1,V2 [--workers N] [--dask ADDRESS]; pipeline list",
     arguments=_pipeline_arguments,
     description="Validate, train (papermill), evaluate, gate and register.\n\n"
-    "  %mlops pipeline run iris -p C 0.5 -p train_path data/new.csv",
+    "  %mlops pipeline run iris -p C 0.5 -p train_path data/new.csv\n"
+    "  %mlops pipeline sweep iris --grid C=0.1,1,10 --grid max_iter=100,200 --workers 2",
 )
 def pipeline(ctx: Context, args: argparse.Namespace) -> object:
     from IPython.core.error import UsageError
@@ -59,7 +61,11 @@ def pipeline(ctx: Context, args: argparse.Namespace) -> object:
     if args.action == "list":
         return list_pipelines(args.pipelines_dir)
     if not args.name:
-        raise UsageError("%mlops pipeline run: give the pipeline's NAME")
+        raise UsageError(f"%mlops pipeline {args.action}: give the pipeline's NAME")
+    if args.action == "sweep":
+        from ..pipeline.cli import sweep_of
+
+        return sweep_of(args)
     return run_pipeline(
         args.name,
         params_of(args.param),

@@ -1,4 +1,5 @@
-"""``mlops-lab promote``, ``pipeline run|list``, ``registry`` and ``lineage``.
+"""``mlops-lab promote``, ``pipeline run|sweep|list``, ``registry``, ``lineage``,
+``merge`` and ``reproduce``.
 
 ``add_subcommands(subparsers)`` adds them to the ``mlops-lab`` parser. A
 failing pipeline step prints the failing cell and exits 1; a user mistake
@@ -27,7 +28,11 @@ def add_promote_arguments(p: Any) -> None:
 
 
 def add_pipeline_arguments(p: Any) -> None:
-    p.add_argument("action", choices=["run", "list"], help="run a pipeline, or list them")
+    p.add_argument(
+        "action",
+        choices=["run", "sweep", "list"],
+        help="run a pipeline, sweep a grid of parameters, or list them",
+    )
     p.add_argument("name", nargs="?", help="the pipeline's name (or folder)")
     p.add_argument(
         "-p",
@@ -39,6 +44,14 @@ def add_pipeline_arguments(p: Any) -> None:
     )
     p.add_argument("--pipelines-dir", default="pipelines", help="where pipelines are kept")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--grid",
+        action="append",
+        metavar="NAME=V1,V2",
+        help="sweep: values of a parameter (repeatable); every combination runs",
+    )
+    p.add_argument("--workers", type=int, help="sweep: parallel runs (default: one per CPU)")
+    p.add_argument("--dask", metavar="ADDRESS", help="sweep: on this Dask scheduler instead")
 
 
 def params_of(pairs: list[list[str]] | None) -> dict[str, str]:
@@ -80,7 +93,9 @@ def _cmd_pipeline(args: argparse.Namespace) -> int:
             print(name)
         return 0
     if not args.name:
-        raise InvalidArgumentError("pipeline run: give the pipeline's NAME")
+        raise InvalidArgumentError(f"pipeline {args.action}: give the pipeline's NAME")
+    if args.action == "sweep":
+        return _sweep(args)
     try:
         result = run_pipeline(
             args.name,
@@ -93,6 +108,56 @@ def _cmd_pipeline(args: argparse.Namespace) -> int:
         return 1
     print(result)
     return 0
+
+
+def sweep_of(args: argparse.Namespace) -> Any:
+    """Run ``pipeline sweep`` from parsed arguments (the CLI and ``%mlops`` share it)."""
+    from ..errors import InvalidArgumentError
+    from .sweep import parse_grid, sweep
+
+    if not args.grid:
+        raise InvalidArgumentError("pipeline sweep: give at least one --grid NAME=V1,V2,...")
+    if args.param:
+        raise InvalidArgumentError("pipeline sweep: use --grid NAME=VALUE for a fixed value")
+    return sweep(
+        args.name,
+        parse_grid(args.grid),
+        workers=args.workers,
+        address=args.dask,
+        pipelines_dir=args.pipelines_dir,
+        progress=not args.no_progress,
+    )
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    result = sweep_of(args)
+    print(result)
+    return 1 if result.failed else 0
+
+
+def _cmd_merge(args: argparse.Namespace) -> int:
+    from ..store.merge import merge
+
+    print(merge(args.other))
+    return 0
+
+
+def _cmd_reproduce(args: argparse.Namespace) -> int:
+    from ..errors import InputChangedError, PipelineStepError
+    from .reproduce import reproduce
+
+    try:
+        outcome = reproduce(
+            args.ref,
+            tolerance=args.tolerance,
+            pipelines_dir=args.pipelines_dir,
+            progress=not args.no_progress,
+        )
+    except (InputChangedError, PipelineStepError) as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    print(outcome)
+    return 0 if outcome.matches else 1
 
 
 def _cmd_registry(args: argparse.Namespace) -> int:
@@ -111,7 +176,7 @@ def _cmd_lineage(args: argparse.Namespace) -> int:
 
 
 def add_subcommands(subparsers: Any) -> None:
-    """Add ``promote``, ``pipeline``, ``registry`` and ``lineage`` to ``mlops-lab``."""
+    """Add ``promote``, ``pipeline``, ``registry``, ``lineage``, ``merge`` and ``reproduce``."""
     p = subparsers.add_parser("promote", help="turn a run into a parameterised pipeline folder")
     add_promote_arguments(p)
     p.set_defaults(handler=_cmd_promote)
@@ -124,3 +189,16 @@ def add_subcommands(subparsers: Any) -> None:
     p = subparsers.add_parser("lineage", help="where a model version came from, as a tree")
     p.add_argument("ref", help="name@alias, name/VERSION, name or runs:/RUN_ID/model")
     p.set_defaults(handler=_cmd_lineage)
+    p = subparsers.add_parser("merge", help="merge another store into this one (idempotent)")
+    p.add_argument("other", help="the other store's folder (holding mlops.db and blobs/)")
+    p.set_defaults(handler=_cmd_merge)
+    p = subparsers.add_parser(
+        "reproduce", help="re-run the pipeline of a model version and compare its metrics"
+    )
+    p.add_argument("ref", help="name/VERSION or name@alias")
+    p.add_argument(
+        "--tolerance", type=float, default=1e-6, help="largest accepted metric difference"
+    )
+    p.add_argument("--pipelines-dir", default="pipelines", help="where pipelines are kept")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(handler=_cmd_reproduce)

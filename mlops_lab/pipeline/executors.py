@@ -1,0 +1,120 @@
+"""Where the combinations of a sweep run: a small registry of executor factories.
+
+An executor is anything with ``submit(fn, *args) -> future`` whose future has
+``result()``: a :class:`concurrent.futures.Executor` or a
+``dask.distributed.Client``. The registry maps a name to a factory
+``factory(workers=..., address=...) -> (executor, close)``, where ``close()``
+releases what the factory started (``None`` when nothing needs releasing).
+It is created on first use with two entries:
+
+- ``"processes"`` (the default): a :class:`~concurrent.futures.ProcessPoolExecutor`
+  with ``spawn`` processes, on this machine;
+- ``"dask"``: a ``dask.distributed.Client`` connected to ``address`` (a
+  scheduler such as ``tcp://host:8786``), or to a new ``LocalCluster``.
+
+``register("mine", factory)`` adds another, and ``sweep(..., executor=obj)``
+takes an executor object (or a name) directly, so tests can hand in their own.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+from ..errors import InvalidArgumentError, MissingDependencyError
+
+Factory = Callable[..., tuple[Any, Callable[[], None] | None]]
+
+_registry: dict[str, Factory] | None = None
+
+
+def _processes(*, workers: int, address: str | None = None) -> tuple[Any, Callable[[], None]]:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # spawn: never fork a process that runs threads (a kernel, the metrics flusher).
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    return pool, lambda: pool.shutdown(wait=True)
+
+
+def _dask(*, workers: int, address: str | None = None) -> tuple[Any, Callable[[], None]]:
+    try:
+        from dask.distributed import Client, LocalCluster
+    except ImportError as exc:
+        raise MissingDependencyError(
+            "distributed", "dask", "a sweep on a Dask cluster (--dask)"
+        ) from exc
+    if address:
+        client = Client(address)
+        return client, client.close
+
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True)
+    client = Client(cluster)
+
+    def close() -> None:
+        client.close()
+        cluster.close()
+
+    return client, close
+
+
+def _registered() -> dict[str, Factory]:
+    global _registry
+    if _registry is None:
+        _registry = {"processes": _processes, "dask": _dask}
+    return _registry
+
+
+def register(name: str, factory: Factory) -> None:
+    """Make ``factory(workers=, address=) -> (executor, close)`` available as ``name``."""
+    if not isinstance(name, str) or not name:
+        raise InvalidArgumentError(f"executor name: expected a non-empty string, got {name!r}")
+    _registered()[name] = factory
+
+
+def get(name: str) -> Factory:
+    """The executor factory registered as ``name``."""
+    factories = _registered()
+    if name not in factories:
+        raise InvalidArgumentError(
+            f"executor {name!r} is not registered (executors: {', '.join(sorted(factories))})"
+        )
+    return factories[name]
+
+
+def names() -> list[str]:
+    return sorted(_registered())
+
+
+def default_workers(n_tasks: int) -> int:
+    return max(1, min(n_tasks, os.cpu_count() or 1))
+
+
+def is_dask(executor: Any) -> bool:
+    """A ``dask.distributed.Client`` (its workers may be on other machines)."""
+    return type(executor).__module__.split(".")[0] == "distributed"
+
+
+def open_executor(
+    executor: Any, *, workers: int, address: str | None = None
+) -> tuple[Any, Callable[[], None] | None]:
+    """``(executor, close)`` for a registry name or an executor object (left open)."""
+    if executor is None:
+        executor = "dask" if address else "processes"
+    if isinstance(executor, str):
+        return get(executor)(workers=workers, address=address)
+    if not callable(getattr(executor, "submit", None)):
+        raise InvalidArgumentError(
+            "executor: expected a name ("
+            + ", ".join(names())
+            + f") or an object with submit(fn, *args), got {type(executor).__name__}"
+        )
+    return executor, None
+
+
+def submit(executor: Any, fn: Callable[..., Any], *args: Any) -> Any:
+    """Submit one task; a Dask task is impure (each combination runs, even if args repeat)."""
+    if is_dask(executor):
+        return executor.submit(fn, *args, pure=False)
+    return executor.submit(fn, *args)
