@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
 from .filter import compile_filter, compile_order
@@ -84,163 +83,42 @@ def select_runs(
     return sql, params
 
 
-def _long_rows(store: Store, table: str, columns: str, ids_sql: str | None, params: list) -> list:
-    """``(run_id, key, *columns)`` rows of ``table`` for the selected runs.
-
-    ``ids_sql`` ``None`` means every run is selected: the table is then read
-    in one sequential scan instead of one index probe per run.
-    """
-    sql = f"SELECT run_id, key, {columns} FROM {table}"
-    if ids_sql is None:
-        return store.db.read(sql)
-    return store.db.read(f"{sql} WHERE run_id IN (SELECT run_id FROM ({ids_sql}))", params)
-
-
-def _groups(rows: list, position: dict[str, int], width: int) -> tuple[list, list]:
-    """Split long rows by key: ``([(key, row_indices)], [positions, *value_columns])``.
-
-    Keys come sorted; ``positions`` are the runs' rows in the frame. Rows of
-    runs outside the frame are dropped. Done with numpy/pandas, so tens of
-    thousands of runs cost no per-value Python work beyond type conversion.
-    """
-    import numpy as np
+def _summary_frame(texts: list[str | None], prefix: str) -> pd.DataFrame:
+    """One column per key of the runs' summary objects, named ``prefix.key``, sorted."""
     import pandas as pd
 
-    keys = np.array([r[1] for r in rows], dtype=object)
-    values = [[r[i] for r in rows] for i in range(2, 2 + width)]
-    positions = np.fromiter(
-        map(position.get, [r[0] for r in rows], repeat(-1)), dtype=np.intp, count=len(rows)
-    )
-    codes, uniques = pd.factorize(keys, sort=True)
-    outside = positions < 0
-    if outside.any():
-        codes = np.where(outside, -1, codes)
-    order = np.argsort(codes, kind="stable")
-    counts = np.bincount(codes[~outside], minlength=len(uniques)).tolist()
-    start = int(outside.sum())  # rows outside the frame sort first (code -1)
-    groups = []
-    for key, count in zip(uniques.tolist(), counts, strict=True):
-        if count:
-            groups.append((key, order[start : start + count]))
-        start += count
-    return groups, [positions, *values]
+    objects = json.loads("[" + ",".join([t or "{}" for t in texts]) + "]")
+    frame = pd.DataFrame.from_records(objects, nrows=len(objects)) if objects else pd.DataFrame()
+    frame = frame.reindex(columns=sorted(frame.columns))
+    if prefix == "metrics":
+        frame = frame.astype("float64")
+    else:
+        from pandas.api.types import is_numeric_dtype
 
-
-def _object_column(n: int, positions: Any, values: list[Any]) -> list[Any]:
-    column: list[Any] = [None] * n
-    for pos, value in zip(positions.tolist(), values, strict=True):
-        column[pos] = value
-    return column
-
-
-_INT64 = (-(2**63), 2**63 - 1)
-
-
-def _param_column(n: int, positions: Any, texts: list[str], vtypes: list[str]) -> pd.Series:
-    """One ``params.<key>`` column, as :func:`_tighten` would type it.
-
-    A key logged with one type throughout (the usual case) is converted in
-    bulk; anything else goes value by value through :func:`convert_param`.
-    """
-    import numpy as np
-    import pandas as pd
-
-    vtype = vtypes[0]
-    if vtypes.count(vtype) == len(vtypes):
-        if vtype == "str":
-            return pd.Series(_object_column(n, positions, texts), dtype="object")
-        if vtype == "float":
-            numbers = np.array(list(map(float, texts)), dtype="float64")
-            if not np.isnan(numbers).all():
-                column = np.full(n, np.nan)
-                column[positions] = numbers
-                return pd.Series(column, dtype="float64")
-        elif vtype == "int":
-            ints = list(map(int, texts))
-            if len(ints) < n:
-                column = np.full(n, np.nan)
-                column[positions] = np.array(ints, dtype="float64")
-                return pd.Series(column, dtype="float64")
-            if _INT64[0] <= min(ints) and max(ints) <= _INT64[1]:
-                column = np.empty(n, dtype="int64")
-                column[positions] = np.array(ints, dtype="int64")
-                return pd.Series(column, dtype="int64")
-    converted = list(map(convert_param, texts, vtypes))
-    return _tighten(pd.Series(_object_column(n, positions, converted), dtype="object"))
-
-
-def _param_columns(rows: list, position: dict[str, int], n: int, extra: dict[str, Any]) -> None:
-    import numpy as np
-
-    if not rows:
-        return
-    groups, (positions, values, vtypes) = _groups(rows, position, 2)
-    values = np.array(values, dtype=object)
-    vtypes = np.array(vtypes, dtype=object)
-    for key, idx in groups:
-        extra[f"params.{key}"] = _param_column(
-            n, positions[idx], values[idx].tolist(), vtypes[idx].tolist()
-        )
-
-
-def _metric_columns(rows: list, position: dict[str, int], n: int, extra: dict[str, Any]) -> None:
-    import numpy as np
-    import pandas as pd
-
-    if not rows:
-        return
-    groups, (positions, values) = _groups(rows, position, 1)
-    # NaN is stored as NULL: None becomes NaN here; infinities arrive as floats.
-    numbers = np.array(values, dtype="float64")
-    for key, idx in groups:
-        column = np.full(n, np.nan)
-        column[positions[idx]] = numbers[idx]
-        extra[f"metrics.{key}"] = pd.Series(column, dtype="float64")
-
-
-def _tag_columns(rows: list, position: dict[str, int], n: int, extra: dict[str, Any]) -> None:
-    import numpy as np
-    import pandas as pd
-
-    if not rows:
-        return
-    groups, (positions, values) = _groups(rows, position, 1)
-    values = np.array(values, dtype=object)
-    for key, idx in groups:
-        column = _object_column(n, positions[idx], values[idx].tolist())
-        extra[f"tags.{key}"] = pd.Series(column, dtype="object")
-
-
-def _selects_all(options: dict[str, Any]) -> bool:
-    """Do these :func:`select_runs` options select every run of the store?"""
-    return (
-        options.get("experiment") is None
-        and not options.get("filter")
-        and options.get("limit") is None
-        and options.get("parent") is None
-        and options.get("include_children", True)
-    )
+        for col in frame.columns:
+            if not is_numeric_dtype(frame[col]):  # text, mixed: missing is None, not NaN
+                values = frame[col].astype(object)
+                frame[col] = values.where(values.notna(), None)
+    frame.columns = [f"{prefix}.{c}" for c in frame.columns]
+    return frame
 
 
 def runs_frame(store: Store, **options: Any) -> pd.DataFrame:
-    """The runs that match ``options`` (see :func:`select_runs`) as one DataFrame."""
+    """The runs that match ``options`` (see :func:`select_runs`) as one DataFrame.
+
+    Params, latest metrics and tags come from each run's summary objects (one
+    JSON text per run, kept current on every write), so the table costs one
+    row per run to read, however many values the runs logged.
+    """
     import pandas as pd
 
     sql, params = select_runs(store, **options)
-    rows = store.db.read(sql, params)
-    ids_sql = sql.replace(
-        "SELECT r.run_id, r.name, e.name, r.status, r.start_time, r.end_time, r.parent_id",
-        "SELECT r.run_id",
+    sql = sql.replace(
+        "r.end_time, r.parent_id FROM",
+        "r.end_time, r.parent_id, r.params_json, r.metrics_json, r.tags_json FROM",
         1,
     )
-    if _selects_all(options):
-        ids_sql = None
-    # Params, latest metrics and tags arrive as long (run_id, key, value) rows and are
-    # pivoted with numpy; NaN metrics are NULL in SQLite.
-    prow = _long_rows(store, "params", "value, vtype", ids_sql, params)
-    mrow = _long_rows(store, "latest_metrics", "value", ids_sql, params)
-    trow = _long_rows(store, "tags", "value", ids_sql, params)
-
+    rows = store.db.read(sql, params)
     data: dict[str, Any] = {
         "run_id": [r[0] for r in rows],
         "name": [r[1] for r in rows],
@@ -257,27 +135,15 @@ def runs_frame(store: Store, **options: Any) -> pd.DataFrame:
     ]
     frame = pd.DataFrame(data)
     frame["parent_id"] = [r[6] for r in rows]
-
-    n = len(rows)
-    position = {run_id: i for i, run_id in enumerate(data["run_id"])}
-    extra: dict[str, Any] = {}
-    _param_columns(prow, position, n, extra)
-    _metric_columns(mrow, position, n, extra)
-    _tag_columns(trow, position, n, extra)
-    if extra:
-        frame = pd.concat([frame, pd.DataFrame(extra)], axis=1)
+    parts = [
+        _summary_frame([r[7] for r in rows], "params"),
+        _summary_frame([r[8] for r in rows], "metrics"),
+        _summary_frame([r[9] for r in rows], "tags"),
+    ]
+    parts = [p for p in parts if len(p.columns)]
+    if parts:
+        frame = pd.concat([frame, *parts], axis=1)
     return frame
-
-
-def _tighten(column: pd.Series) -> pd.Series:
-    """Give a params column a numeric dtype when every value present is a number."""
-    present = column.dropna()
-    kinds = {type(v) for v in present}
-    if not kinds or not kinds <= {int, float}:
-        return column
-    if kinds == {int} and len(present) == len(column):
-        return column.astype("int64")
-    return column.astype("float64")
 
 
 def group_runs(frame: pd.DataFrame, by: str | list[str]) -> pd.DataFrame:

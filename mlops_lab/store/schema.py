@@ -242,7 +242,18 @@ def _registry(db) -> None:
     db["model_events"].create_index(["name", "version"])
 
 
-MIGRATIONS: list[Callable] = [_v1, _v2, _predictions, _registry]
+def _run_summaries(db) -> None:
+    """Per-run JSON summaries of params, latest metrics and tags (see :mod:`.summaries`)."""
+    from .summaries import COLUMNS, refresh
+
+    for column in COLUMNS:
+        db.execute(f"ALTER TABLE runs ADD COLUMN {column} TEXT")
+    run_ids = [r[0] for r in db.execute("SELECT run_id FROM runs").fetchall()]
+    for column in COLUMNS:
+        refresh(db.conn, run_ids, column)
+
+
+MIGRATIONS: list[Callable] = [_v1, _v2, _predictions, _registry, _run_summaries]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

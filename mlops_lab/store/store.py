@@ -19,6 +19,7 @@ from ..errors import ParamConflictError, RunNotFoundError
 from .blobs import BlobStore
 from .connection import Connection
 from .locate import find_root
+from .summaries import refresh as refresh_summaries
 
 # A run of another host is declared killed when its heartbeat is this old.
 STALE_HEARTBEAT_S = 300.0
@@ -134,6 +135,7 @@ class Store:
                     "INSERT OR REPLACE INTO tags VALUES (?, ?, ?)",
                     [(run_id, k, v) for k, v in tags.items()],
                 )
+                refresh_summaries(conn, [run_id], "tags_json")
 
         self.db.write(insert)
 
@@ -264,6 +266,7 @@ class Store:
                     )
                 elif old[0] != value:
                     raise ParamConflictError(key, old[0], value, run_id=run_id)
+            refresh_summaries(conn, [run_id], "params_json")
 
         self.db.write(insert)
 
@@ -287,6 +290,7 @@ class Store:
             "AND excluded.timestamp >= latest_metrics.timestamp)",
             clean,
         )
+        refresh_summaries(conn, [r[0] for r in rows], "metrics_json")
 
     def log_metrics(self, rows: Iterable[MetricRow], heartbeat: float | None = None) -> None:
         """Append metric rows (one transaction), and refresh the runs' heartbeat."""
@@ -327,17 +331,21 @@ class Store:
         ]
 
     def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
-        self.db.write(
-            lambda c: c.executemany(
+        def write(conn) -> None:
+            conn.executemany(
                 "INSERT OR REPLACE INTO tags VALUES (?, ?, ?)",
                 [(run_id, k, v) for k, v in tags.items()],
             )
-        )
+            refresh_summaries(conn, [run_id], "tags_json")
+
+        self.db.write(write)
 
     def delete_tag(self, run_id: str, key: str) -> None:
-        self.db.write(
-            lambda c: c.execute("DELETE FROM tags WHERE run_id = ? AND key = ?", (run_id, key))
-        )
+        def write(conn) -> None:
+            conn.execute("DELETE FROM tags WHERE run_id = ? AND key = ?", (run_id, key))
+            refresh_summaries(conn, [run_id], "tags_json")
+
+        self.db.write(write)
 
     def tags(self, run_id: str) -> dict[str, str]:
         return dict(

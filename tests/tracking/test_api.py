@@ -219,3 +219,41 @@ def test_environment_is_stored_once(store) -> None:
     assert store.db.read_one("SELECT count(*) FROM environments")[0] == 1
     info = a.info
     assert info["host"] and info["pid"]
+
+
+def test_runs_table_values_round_trip_exactly() -> None:
+    awkward = 0.1 + 0.2  # 0.30000000000000004: 17 significant digits
+    with ml.start_run("exact"):
+        ml.log_params(
+            {"f": awkward, "big": 2**62, "nan": math.nan, "inf": -math.inf, "q": 'say "hi"\n'}
+        )
+        ml.log_params({"nested": {"a": [1, 2.5, None]}, "flag": False, "none": None})
+        ml.log_metrics({"m": awkward, "tiny": 5e-324, "huge": 1.7976931348623157e308})
+        ml.set_tag("quote", "it's \"quoted\"\\")
+    row = ml.runs().iloc[0]
+    assert row["params.f"] == awkward
+    assert row["params.big"] == 2**62
+    assert math.isnan(row["params.nan"])
+    assert row["params.inf"] == -math.inf
+    assert row["params.q"] == 'say "hi"\n'
+    assert row["params.nested"] == {"a": [1, 2.5, None]}
+    assert row["params.flag"] is False or row["params.flag"] == False  # noqa: E712
+    assert row["params.none"] is None
+    assert row["metrics.m"] == awkward
+    assert row["metrics.tiny"] == 5e-324
+    assert row["metrics.huge"] == 1.7976931348623157e308
+    assert row["tags.quote"] == "it's \"quoted\"\\"
+
+
+def test_missing_values_in_the_runs_table() -> None:
+    with ml.start_run("a"):
+        ml.log_params({"model": "rf", "n": 3})
+        ml.log_metric("acc", 0.5)
+    with ml.start_run("b"):
+        ml.set_tag("team", "x")
+    frame = ml.runs().set_index("name")
+    assert frame.loc["b", "params.model"] is None
+    assert math.isnan(frame.loc["b", "params.n"])
+    assert math.isnan(frame.loc["b", "metrics.acc"])
+    assert frame.loc["a", "tags.team"] is None
+    assert frame["metrics.acc"].dtype == "float64"
