@@ -173,6 +173,8 @@ class _Runner:
             with kernel_environment(
                 MLOPS_LAB_HOME=str(self.store.root),
                 MLOPS_LAB_NOTEBOOK=str(notebook),
+                # The output notebook is read later, outside any live front-end.
+                MLOPS_LAB_WIDGETS="0",
                 **{PARENT_ENV_VAR: self.pipe.run_id},
             ):
                 try:
