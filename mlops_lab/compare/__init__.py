@@ -11,16 +11,6 @@ function, so the package itself is made callable and calls the function.
 
 from __future__ import annotations
 
-import sys
-from types import ModuleType
-from typing import Any
+from .._shadow import call_through
 
-
-class _CallablePackage(ModuleType):
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        from .api import compare
-
-        return compare(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallablePackage
+call_through(__name__, "mlops_lab.compare.api.compare")

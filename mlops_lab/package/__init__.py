@@ -10,25 +10,11 @@ Dockerfile and README.
 
 from __future__ import annotations
 
-import sys
-import types
-from typing import Any
-
+from .._shadow import call_through
 from .build import package
 from .bundle import Bundle, load_bundle
 
 __all__ = ["Bundle", "load_bundle", "package"]
 
 
-class _CallableModule(types.ModuleType):
-    """``ml.package(...)`` is the function even once ``mlops_lab.package`` (this package) is imported.
-
-    Importing a submodule makes ``mlops_lab.package`` the package object, which would
-    shadow the top-level function of the same name; calling the package calls it.
-    """
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return package(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
+call_through(__name__, "mlops_lab.package.build.package")
