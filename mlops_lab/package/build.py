@@ -42,6 +42,7 @@ class ModelSource:
     version: str
     aliases: list[str] = field(default_factory=list)
     digest: str | None = None
+    registered: bool = False
 
 
 def _from_run(run: Run, artifact: str = "model") -> ModelSource:
@@ -77,6 +78,7 @@ def resolve_model(ref: Any) -> ModelSource:
                 str(mv.version),
                 list(getattr(mv, "aliases", []) or []),
                 getattr(mv, "digest", None),
+                registered=bool(mv.version),
             )
     if "@" in text:
         raise InvalidArgumentError(
@@ -334,4 +336,17 @@ def package(
 
     bundle = load_bundle(out)
     bundle.archive = tar_path
+    if source.registered:
+        from ..registry import record_event
+
+        record_event(
+            f"{source.name}/{source.version}",
+            "packaged",
+            target=str(out.resolve()),
+            meta={
+                "onnx": onnx_record.get("status"),
+                "archive": str(tar_path) if tar_path else None,
+            },
+            store=run.store,
+        )
     return bundle

@@ -85,6 +85,7 @@ def serve(
         "unseen_categories": unseen_categories,
         "runtime": runtime,
     }
+    _record_deployment(bundle, f"http://{host}:{port}")
     print(
         f"mlops-lab: serving {bundle.name} version {bundle.version} "
         f"on http://{host}:{port} (docs at /docs)",
@@ -105,6 +106,28 @@ def serve(
         return
     os.environ[CONFIG_ENV] = json.dumps({"bundle": str(bundle.path), **options})
     uvicorn.run("mlops_lab.serve.server:app_from_env", factory=True, workers=workers, **common)
+
+
+def _record_deployment(bundle: Any, url: str) -> None:
+    """Note the deployment of a registered version in the project's store, when there is one.
+
+    A bundle needs nothing from the store, so serving goes on without one; an
+    existing store is never created by serving.
+    """
+    from ..errors import MlopsLabError
+    from ..store import Store, find_root
+
+    meta = getattr(bundle, "metadata", {}) or {}
+    version = str(meta.get("version", ""))
+    root = find_root()
+    if not version.isdigit() or not (root / "mlops.db").is_file():
+        return
+    try:
+        from ..registry import record_event
+
+        record_event(f"{meta['name']}/{version}", "deployed", target=url, store=Store(root))
+    except MlopsLabError:
+        pass  # a bundle of a version this store does not hold
 
 
 def app_from_env() -> Any:

@@ -210,3 +210,32 @@ def test_package_a_registered_model_by_alias(cancer_run, tmp_path) -> None:
     assert (bundle.name, bundle.version) == ("cancer", "1")
     assert bundle.metadata["aliases"] == ["champion"]
     assert bundle.run_id == run.run_id
+
+
+def test_packaging_and_serving_a_registered_version_show_in_its_lineage(
+    cancer_run, tmp_path
+) -> None:
+    from mlops_lab.registry import lineage, register_model
+    from mlops_lab.serve.server import _record_deployment
+
+    run, *_ = cancer_run
+    register_model(run, "cancer", alias="champion")
+    bundle = package("cancer@champion", tmp_path / "b")
+    _record_deployment(bundle, "http://127.0.0.1:8080")
+    tree = str(lineage("cancer@champion"))
+    assert "packaged" in tree
+    assert str((tmp_path / "b").resolve()) in tree
+    assert "deployed" in tree
+    assert "http://127.0.0.1:8080" in tree
+
+
+def test_serving_a_bundle_without_a_store_creates_none(cancer_run, tmp_path, monkeypatch) -> None:
+    from mlops_lab.serve.server import _record_deployment
+
+    run, *_ = cancer_run
+    bundle = package(run, tmp_path / "b")
+    elsewhere = tmp_path / "no-store"
+    elsewhere.mkdir()
+    monkeypatch.setenv("MLOPS_LAB_HOME", str(elsewhere / ".mlops"))
+    _record_deployment(bundle, "http://127.0.0.1:8080")
+    assert not (elsewhere / ".mlops").exists()
