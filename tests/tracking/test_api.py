@@ -229,7 +229,7 @@ def test_runs_table_values_round_trip_exactly() -> None:
         )
         ml.log_params({"nested": {"a": [1, 2.5, None]}, "flag": False, "none": None})
         ml.log_metrics({"m": awkward, "tiny": 5e-324, "huge": 1.7976931348623157e308})
-        ml.set_tag("quote", "it's \"quoted\"\\")
+        ml.set_tag("quote", 'it\'s "quoted"\\')
     row = ml.runs().iloc[0]
     assert row["params.f"] == awkward
     assert row["params.big"] == 2**62
@@ -242,7 +242,7 @@ def test_runs_table_values_round_trip_exactly() -> None:
     assert row["metrics.m"] == awkward
     assert row["metrics.tiny"] == 5e-324
     assert row["metrics.huge"] == 1.7976931348623157e308
-    assert row["tags.quote"] == "it's \"quoted\"\\"
+    assert row["tags.quote"] == 'it\'s "quoted"\\'
 
 
 def test_missing_values_in_the_runs_table() -> None:
