@@ -24,7 +24,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from ..errors import DataError, MlopsLabError
 
@@ -118,6 +118,8 @@ def run_check(config: str | os.PathLike[str] | None = None, *, out: Printer | No
         return str(base / value) if isinstance(value, str) else value
 
     results: list[tuple[str, int]] = []
+    # The lambdas bind ``entry`` through a defaulted parameter, which mypy cannot infer
+    # against ``Callable[[], int]``; the casts state the type they have.
     for entry in checks["validate"]:
         label = f"validate {entry.get('data')}"
         results.append(
@@ -126,11 +128,14 @@ def run_check(config: str | os.PathLike[str] | None = None, *, out: Printer | No
                 _guard(
                     say,
                     label,
-                    lambda e=entry: run_validate(
-                        at(e.get("data")),
-                        schema=at(e.get("schema")),
-                        against=e.get("against"),
-                        out=say,
+                    cast(
+                        "Callable[[], int]",
+                        lambda e=entry: run_validate(
+                            at(e.get("data")),
+                            schema=at(e.get("schema")),
+                            against=e.get("against"),
+                            out=say,
+                        ),
                     ),
                 ),
             )
@@ -143,13 +148,16 @@ def run_check(config: str | os.PathLike[str] | None = None, *, out: Printer | No
                 _guard(
                     say,
                     label,
-                    lambda e=entry: run_drift(
-                        at(e.get("reference")),
-                        at(e.get("current")),
-                        drift_share=e.get("drift_share", 0.5),
-                        tests=e.get("tests"),
-                        thresholds=e.get("thresholds"),
-                        out=say,
+                    cast(
+                        "Callable[[], int]",
+                        lambda e=entry: run_drift(
+                            at(e.get("reference")),
+                            at(e.get("current")),
+                            drift_share=e.get("drift_share", 0.5),
+                            tests=e.get("tests"),
+                            thresholds=e.get("thresholds"),
+                            out=say,
+                        ),
                     ),
                 ),
             )

@@ -258,7 +258,7 @@ def _unique(series: pd.Series, col: ColumnSchema) -> list[Failure]:
 
 
 def _text(series: pd.Series, col: ColumnSchema) -> list[Failure]:
-    out = []
+    out: list[Failure] = []
     if col.kind != "string" or column_kind(series) not in ("string", "mixed"):
         return out
     if col.min_length is not None or col.max_length is not None:

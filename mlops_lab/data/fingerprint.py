@@ -67,7 +67,7 @@ def _buffers(series: pd.Series) -> Iterator[bytes | memoryview]:
     # an object column are told apart.
     yield kind.encode()
     text = series if kind == "string" else series.where(~mask, "").astype(str)
-    buffers = _arrow_text(text)
+    buffers: tuple[memoryview, memoryview | bytes] | None = _arrow_text(text)
     if buffers is None:  # text Arrow refuses (lone surrogates): encode it here
         strings = (text.where(~mask, "") if has_null else text).tolist()
         encoded = [s.encode("utf-8", "surrogatepass") for s in strings]

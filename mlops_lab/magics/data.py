@@ -109,9 +109,10 @@ def validate_verb(ctx: Context, args: argparse.Namespace) -> Any:
     if not args.schema and not args.against:
         from ..tracking.session import session
 
-        if session().active is None:
+        active = session().active
+        if active is None:
             raise UsageError("%mlops validate: give --schema FILE or --against RUN")
-        args.against = session().active.run_id
+        args.against = active.run_id
     return validate(value, args.schema, against=args.against)
 
 

@@ -25,8 +25,11 @@ from .bundle import FORMAT_VERSION, METADATA, Bundle, file_digest, load_model_by
 from .schema import TEXT, InputSchema
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import pandas as pd
 
+    from ..registry.api import ModelVersion
     from ..tracking.run import Run
 
 EXAMPLE_ROWS = 20
@@ -60,6 +63,7 @@ def resolve_model(ref: Any) -> ModelSource:
     if text.startswith("runs:/"):
         run_part, _, artifact = text[len("runs:/") :].partition("/")
         return _from_run(get_run(run_part), artifact or "model")
+    get_model_version: Callable[[str], ModelVersion] | None
     try:
         from ..registry import get_model_version
     except ImportError:
@@ -176,15 +180,15 @@ def _synthetic_example(schema: InputSchema, run: Run, n: int) -> pd.DataFrame:
     profiles = _profiles(run)
     data: dict[str, Any] = {}
     for col in schema.columns:
-        prof = next((p[col.name] for p in profiles if col.name in p), {})
+        prof: dict[str, Any] = next((p[col.name] for p in profiles if col.name in p), {})
         if col.kind in TEXT:
             cats = col.categories or ["a"]
             data[col.name] = [cats[i % len(cats)] for i in range(n)]
         elif col.kind == "bool":
             data[col.name] = [bool(i % 2) for i in range(n)]
         else:
-            lo = prof.get("min") if prof.get("min") is not None else 0.0
-            hi = prof.get("max") if prof.get("max") is not None else 1.0
+            lo = prof["min"] if prof.get("min") is not None else 0.0
+            hi = prof["max"] if prof.get("max") is not None else 1.0
             values = rng.uniform(lo, hi, n)
             data[col.name] = np.round(values) if col.kind == "integer" else values
     frame = pd.DataFrame(data)

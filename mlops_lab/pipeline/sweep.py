@@ -397,7 +397,8 @@ def _crown(result: SweepResult, store: Store, gate: Mapping[str, Any]) -> None:
         set_alias(result.name, "champion", best["version"], store=store)
         result.run.set_tag("sweep.champion", f"{result.name}/{best['version']}")
         result.run.log_metric(f"sweep.best.{result.metric}", best["metric"])
-    aliases = (
+    # Keyed by version; looked up with a row's version, which is None when it registered none.
+    aliases: dict[Any, list[str]] = (
         records.aliases_of(store, result.name) if records.has_model(store, result.name) else {}
     )
     for row in result.rows:

@@ -123,6 +123,7 @@ def create_app(
         )
     if not hasattr(bundle, "schema"):
         bundle = load_bundle(bundle, lazy=True)
+    assert not isinstance(bundle, (str, Path))  # a path was loaded just above
     predictor = bundle.predictor(runtime)
     schema = bundle.schema
     name, version = bundle.name, bundle.version

@@ -78,7 +78,7 @@ def serve(
     """
     uvicorn = _uvicorn()
     bundle = resolve_bundle(ref)
-    options = {
+    options: dict[str, Any] = {
         "token": token,
         "max_body_bytes": max_body_bytes,
         "max_rows": max_rows,

@@ -10,7 +10,7 @@ runs arbitrary code.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ..errors import InvalidArgumentError, MissingDependencyError, ModelLoadError
 
@@ -178,7 +178,7 @@ def load_model(
 
         return get_model_version(run).load(trusted=trusted)
 
-    target = get_run(run) if not hasattr(run, "artifacts") else run
+    target: Run = get_run(run) if not hasattr(run, "artifacts") else cast("Run", run)
     for art in target.artifacts:
         if art["path"] == name and art["kind"] == "model":
             data = target.store.blobs.read_bytes(art["digest"])
