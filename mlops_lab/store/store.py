@@ -279,8 +279,16 @@ class Store:
 
     @staticmethod
     def _insert_metrics(conn, rows: list[MetricRow]) -> None:
-        clean = [(r, k, _nan_to_none(v), s, t) for r, k, v, s, t in rows]
+        # NaN is stored as NULL (v != v only for NaN).
+        clean = [(r, k, None if v != v else v, s, t) for r, k, v, s, t in rows]
         conn.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?, ?)", clean)
+        # Only the newest row of each (run, key) in the batch can become its latest value.
+        newest: dict[tuple[str, str], tuple] = {}
+        for row in clean:
+            key = (row[0], row[1])
+            prev = newest.get(key)
+            if prev is None or row[3] > prev[3] or (row[3] == prev[3] and row[4] >= prev[4]):
+                newest[key] = row
         conn.executemany(
             "INSERT INTO latest_metrics VALUES (?, ?, ?, ?, ?) "
             "ON CONFLICT (run_id, key) DO UPDATE SET "
@@ -288,9 +296,9 @@ class Store:
             "WHERE excluded.step > latest_metrics.step OR "
             "(excluded.step = latest_metrics.step "
             "AND excluded.timestamp >= latest_metrics.timestamp)",
-            clean,
+            list(newest.values()),
         )
-        refresh_summaries(conn, [r[0] for r in rows], "metrics_json")
+        refresh_summaries(conn, [key[0] for key in newest], "metrics_json")
 
     def log_metrics(self, rows: Iterable[MetricRow], heartbeat: float | None = None) -> None:
         """Append metric rows (one transaction), and refresh the runs' heartbeat."""

@@ -84,9 +84,8 @@ def log_params(params: dict[str, Any], *, run: Run | None = None) -> None:
 def log_metric(key: str, value: float, step: int | None = None) -> None:
     """Log a metric value; ``step`` defaults to one more than the key's last step."""
     sess = session()
-    run = sess.active
-    if run is None:
-        run = sess.require_active("log_metric")
+    stack = sess.stack
+    run = stack[-1] if stack else sess.require_active("log_metric")
     sess.log_metric(run, key, value, step)
 
 

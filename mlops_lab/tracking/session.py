@@ -184,7 +184,8 @@ class Session:
     # -- metrics buffer -----------------------------------------------------------------
 
     def log_metric(self, run: Run, key: str, value: Any, step: int | None) -> None:
-        if not isinstance(key, str) or not key:
+        # The hot path: a few checks and an append under a lock, no I/O.
+        if type(key) is not str or not key:
             raise InvalidArgumentError(f"metric key: expected a non-empty string, got {key!r}")
         try:
             number = float(value)
@@ -192,23 +193,21 @@ class Session:
             raise InvalidArgumentError(
                 f"metric {key!r}: expected a number, got {type(value).__name__} {value!r:.60}"
             ) from None
-        skey = (run.run_id, key)
+        run_id = run.run_id
+        skey = (run_id, key)
+        last = self._steps.get(skey, -1)
         if step is None:
-            step = self._steps.get(skey, -1) + 1
-        elif not isinstance(step, int) or isinstance(step, bool):
-            try:
-                step = int(step)
-            except (TypeError, ValueError):
-                raise InvalidArgumentError(
-                    f"step of metric {key!r}: expected an integer, got {step!r}"
-                ) from None
-        if step > self._steps.get(skey, -1):
+            step = last + 1
+        elif type(step) is not int:
+            step = _as_step(key, step)
+        if step > last:
             self._steps[skey] = step
+        if run_id not in self._pending_store:
+            self._pending_store[run_id] = run.store
         with self._lock:
-            self._pending.append((run.run_id, key, number, step, time.time()))
-            self._pending_store[run.run_id] = run.store
-            full = len(self._pending) >= FLUSH_ROWS
-        if full:
+            pending = self._pending
+            pending.append((run_id, key, number, step, time.time()))
+        if len(pending) >= FLUSH_ROWS:
             self.flush()
 
     def _take(self, run_id: str | None = None) -> list[tuple[str, str, float, int, float]]:
@@ -285,6 +284,17 @@ class Session:
             capture.wait_for_git()
         except Exception as exc:
             print(f"mlops-lab: could not close runs at exit: {exc}", file=sys.stderr)
+
+
+def _as_step(key: str, step: Any) -> int:
+    if isinstance(step, bool):
+        raise InvalidArgumentError(f"step of metric {key!r}: expected an integer, got {step!r}")
+    try:
+        return int(step)
+    except (TypeError, ValueError):
+        raise InvalidArgumentError(
+            f"step of metric {key!r}: expected an integer, got {step!r}"
+        ) from None
 
 
 def _default_name(now: float) -> str:
