@@ -10,20 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-
-def _pairs(values: list[str] | None, flag: str, convert: Any = str) -> dict[str, Any]:
-    from ..errors import InvalidArgumentError
-
-    out = {}
-    for item in values or []:
-        key, eq, value = item.partition("=")
-        if not eq or not key:
-            raise InvalidArgumentError(f"{flag} expects KEY=VALUE, got {item!r}")
-        try:
-            out[key] = convert(value)
-        except ValueError:
-            raise InvalidArgumentError(f"{flag} {item!r}: {value!r} is not a number") from None
-    return out
+from .._args import key_value_pairs
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -39,8 +26,8 @@ def cmd_drift(args: argparse.Namespace) -> int:
         args.reference,
         args.current,
         drift_share=args.drift_share,
-        tests=_pairs(args.test, "--test"),
-        thresholds=_pairs(args.threshold, "--threshold", float),
+        tests=key_value_pairs(args.test, "--test"),
+        thresholds=key_value_pairs(args.threshold, "--threshold", float),
     )
 
 

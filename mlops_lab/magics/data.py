@@ -11,6 +11,7 @@ from typing import Any
 
 from IPython.core.error import UsageError
 
+from .._args import key_value_pairs
 from .verbs import Context, VerbParser, verb
 
 
@@ -140,19 +141,6 @@ def _drift_arguments(parser: VerbParser) -> None:
     )
 
 
-def _pairs(values: list[str] | None, flag: str, convert: Any = str) -> dict[str, Any]:
-    out = {}
-    for item in values or []:
-        key, eq, value = item.partition("=")
-        if not eq or not key:
-            raise UsageError(f"%mlops drift: {flag} expects KEY=VALUE, got {item!r}")
-        try:
-            out[key] = convert(value)
-        except ValueError:
-            raise UsageError(f"%mlops drift: {flag} {item!r}: {value!r} is not a number") from None
-    return out
-
-
 @verb(
     "drift",
     "per-column drift between a reference and a current dataset",
@@ -170,7 +158,7 @@ def drift_verb(ctx: Context, args: argparse.Namespace) -> Any:
         _dataset(ctx, args.reference),
         _dataset(ctx, args.current),
         columns=columns,
-        tests=_pairs(args.test, "--test"),
-        thresholds=_pairs(args.threshold, "--threshold", float),
+        tests=key_value_pairs(args.test, "--test"),
+        thresholds=key_value_pairs(args.threshold, "--threshold", float),
         drift_share=args.drift_share,
     )

@@ -22,18 +22,9 @@ def _promote_arguments(parser: VerbParser) -> None:
     "  %mlops promote --name iris --metric acc",
 )
 def promote(ctx: Context, args: argparse.Namespace) -> None:
-    from ..pipeline.cli import describe
-    from ..pipeline.promote import promote as promote_run
+    from ..pipeline.cli import cmd_promote
 
-    spec = promote_run(
-        args.run,
-        args.name,
-        metric=args.metric,
-        mode=args.mode,
-        out_dir=args.out_dir,
-        otherwise=args.otherwise,
-    )
-    print(describe(spec))
+    cmd_promote(args)
 
 
 def _pipeline_arguments(parser: VerbParser) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 from IPython.core.error import UsageError
 
+from .._args import key_value_pairs
 from .verbs import Context, VerbParser, verb
 
 
@@ -62,16 +63,6 @@ def _evaluate(ctx: Context, name: str, expr: str) -> Any:
         raise UsageError(f"cannot evaluate {name}={expr}: {type(exc).__name__}: {exc}") from None
 
 
-def _tags(values: list[str] | None) -> dict[str, str]:
-    tags = {}
-    for item in values or []:
-        key, eq, value = item.partition("=")
-        if not eq or not key:
-            raise UsageError(f"--tag expects KEY=VALUE, got {item!r}")
-        tags[key] = value
-    return tags
-
-
 def _run_arguments(parser: VerbParser) -> None:
     parser.add_argument("name", nargs="?", help="a readable run name")
     parser.add_argument("--experiment", "-e", help="experiment to file the run under")
@@ -88,7 +79,9 @@ def start(ctx: Context, args: argparse.Namespace) -> None:
     if previous is not None:
         api.end_run()
         print(f"ended run {previous.run_id[:8]} ({previous.name})")
-    run = api.start_run(args.name, experiment=args.experiment, tags=_tags(args.tag))
+    run = api.start_run(
+        args.name, experiment=args.experiment, tags=key_value_pairs(args.tag, "--tag")
+    )
     print(f"started run {run.run_id[:8]} ({run.name}) in {run.store.root}")
 
 
@@ -128,7 +121,9 @@ def run_cell(ctx: Context, args: argparse.Namespace) -> None:
         previous = sess.active
         api.end_run()
         print(f"ended run {previous.run_id[:8]} ({previous.name})")
-    run = api.start_run(args.name, experiment=args.experiment, tags=_tags(args.tag))
+    run = api.start_run(
+        args.name, experiment=args.experiment, tags=key_value_pairs(args.tag, "--tag")
+    )
     cap = capture()
     started = time.time()
     if cap is not None:

@@ -58,7 +58,7 @@ def params_of(pairs: list[list[str]] | None) -> dict[str, str]:
     return {k: v for k, v in pairs or []}
 
 
-def _cmd_promote(args: argparse.Namespace) -> int:
+def cmd_promote(args: argparse.Namespace) -> int:
     from .promote import promote
 
     spec = promote(
@@ -179,7 +179,7 @@ def add_subcommands(subparsers: Any) -> None:
     """Add ``promote``, ``pipeline``, ``registry``, ``lineage``, ``merge`` and ``reproduce``."""
     p = subparsers.add_parser("promote", help="turn a run into a parameterised pipeline folder")
     add_promote_arguments(p)
-    p.set_defaults(handler=_cmd_promote)
+    p.set_defaults(handler=cmd_promote)
     p = subparsers.add_parser("pipeline", help="run a promoted pipeline (or list them)")
     add_pipeline_arguments(p)
     p.set_defaults(handler=_cmd_pipeline)
