@@ -1,8 +1,14 @@
-"""Every %mlops verb and CLI command has help text and is documented in the README."""
+"""Every %mlops verb and CLI command has help text and a row in the README's tables.
+
+The tables are parsed and compared as sets with the verb table and the CLI's
+subcommands, so deleting a row (or documenting a verb that does not exist)
+fails; ``test_a_deleted_row_is_caught`` shows it on a doctored copy.
+"""
 
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 import pytest
@@ -10,7 +16,10 @@ import pytest
 from mlops_lab.cli import build_parser
 from mlops_lab.magics.verbs import verbs
 
-README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text()
+MAGIC_TABLE = "| `%mlops` verb |"
+CLI_TABLE = "| `mlops-lab` command |"
 
 
 def _cli_commands() -> dict[str, argparse.ArgumentParser]:
@@ -19,21 +28,50 @@ def _cli_commands() -> dict[str, argparse.ArgumentParser]:
     return dict(sub.choices)
 
 
+def table_names(readme: str, header: str) -> set[str]:
+    """The command names in the first column of the markdown table under ``header``."""
+    if header not in readme:
+        raise AssertionError(f"README.md has no table headed {header!r}")
+    lines = readme.split(header, 1)[1].splitlines()[2:]  # skip the header's rest and |---|
+    names = set()
+    for line in lines:
+        if not line.startswith("|"):
+            break
+        cell = line.split("|")[1].strip()
+        match = re.match(r"`(?:%%mlops )?([a-z][a-z-]*)", cell)
+        if match is None:
+            raise AssertionError(f"unreadable row in {header!r}: {line!r}")
+        names.add(match.group(1))
+    return names
+
+
 @pytest.mark.parametrize("name", sorted(verbs()))
-def test_verb_has_help_and_is_documented(name: str) -> None:
+def test_verb_has_help(name: str) -> None:
     entry = verbs()[name]
     assert entry.help
-    assert entry.parser().format_help()
-    assert f"`{name}" in README or f"`%%mlops {name}" in README, (
-        f"%mlops {name} is not in README.md"
-    )
+    assert f"%mlops {name}" in entry.parser().format_help()
 
 
 @pytest.mark.parametrize("name", sorted(_cli_commands()))
-def test_cli_command_has_help_and_is_documented(name: str) -> None:
-    parser = _cli_commands()[name]
-    assert parser.format_help()
-    assert f"| `{name}" in README, f"mlops-lab {name} is not in README.md's command table"
+def test_cli_command_has_help(name: str) -> None:
+    assert _cli_commands()[name].format_help()
+
+
+def test_readme_verb_table_equals_the_verbs() -> None:
+    assert table_names(README, MAGIC_TABLE) == set(verbs())
+
+
+def test_readme_command_table_equals_the_cli() -> None:
+    assert table_names(README, CLI_TABLE) == set(_cli_commands())
+
+
+def test_a_deleted_row_is_caught() -> None:
+    doctored = "\n".join(
+        line for line in README.splitlines() if not line.startswith("| `promote [RUN]")
+    )
+    assert "promote" not in table_names(doctored, MAGIC_TABLE)
+    assert "promote" not in table_names(doctored, CLI_TABLE)
+    assert table_names(doctored, MAGIC_TABLE) != set(verbs())
 
 
 def test_readme_starts_with_the_two_commands() -> None:
@@ -41,5 +79,5 @@ def test_readme_starts_with_the_two_commands() -> None:
     commands = [line for line in block.splitlines() if line and not line.startswith("#")]
     assert len(commands) == 2
     assert commands[0].endswith("mlops-lab demo")
-    ci = (Path(__file__).resolve().parents[1] / ".ci" / "run").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
     assert commands[1] in ci
