@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,6 +10,24 @@ import pytest
 
 from mlops_lab.store import Store, set_default_root
 from mlops_lab.tracking import session as session_module
+
+
+def _fail_skips_under_ci(report):  # type: ignore[no-untyped-def]
+    """Under CI=true a skip fails: nothing the suite needs may be silently missing."""
+    if report.skipped and not hasattr(report, "wasxfail") and os.environ.get("CI") == "true":
+        report.outcome = "failed"
+        report.longrepr = f"skipped under CI=true, which must run every test: {report.longrepr}"
+    return report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):  # type: ignore[no-untyped-def]
+    return _fail_skips_under_ci((yield))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector):  # type: ignore[no-untyped-def]
+    return _fail_skips_under_ci((yield))
 
 
 @pytest.fixture(autouse=True)
