@@ -47,9 +47,12 @@ def environment() -> dict[str, Any]:
         return _env_cache[1]
     packages: dict[str, str] = {}
     for dist in metadata.distributions():
-        name = dist.metadata["Name"]
+        try:
+            name, version = dist.metadata["Name"], dist.version
+        except Exception:  # a distribution being installed or removed right now, or broken
+            continue
         if name and name not in packages:
-            packages[name] = dist.version
+            packages[name] = version
     packages_json = json.dumps(dict(sorted(packages.items(), key=lambda kv: kv[0].lower())))
     python = platform.python_version()
     plat = platform.platform()
