@@ -23,12 +23,14 @@ _EXPORTS: dict[str, str] = {
     "Bundle": "mlops_lab.package.bundle",
     "DatasetProfile": "mlops_lab.data.profile",
     "DriftReport": "mlops_lab.data.drift",
+    "EvaluationReport": "mlops_lab.evaluation",
     "MlopsLabError": "mlops_lab.errors",
     "ModelVersion": "mlops_lab.registry",
     "MonitorReport": "mlops_lab.monitor.report",
     "Run": "mlops_lab.tracking.run",
     "Schema": "mlops_lab.data.schema",
     "Store": "mlops_lab.store",
+    "Threshold": "mlops_lab.evaluation",
     "ValidationReport": "mlops_lab.data.report",
     "active_run": "mlops_lab.tracking.api",
     "autolog": "mlops_lab.tracking.autolog",
@@ -38,6 +40,7 @@ _EXPORTS: dict[str, str] = {
     "drift_history": "mlops_lab.data.api",
     "drift_reference": "mlops_lab.data.drift",
     "end_run": "mlops_lab.tracking.api",
+    "evaluate": "mlops_lab.evaluation",
     "fingerprint": "mlops_lab.data.fingerprint",
     "flush": "mlops_lab.tracking.api",
     "get_model_version": "mlops_lab.registry",
@@ -79,12 +82,14 @@ __all__ = [
     "Bundle",
     "DatasetProfile",
     "DriftReport",
+    "EvaluationReport",
     "MlopsLabError",
     "ModelVersion",
     "MonitorReport",
     "Run",
     "Schema",
     "Store",
+    "Threshold",
     "ValidationReport",
     "__version__",
     "active_run",
@@ -95,6 +100,7 @@ __all__ = [
     "drift_history",
     "drift_reference",
     "end_run",
+    "evaluate",
     "fingerprint",
     "flush",
     "get_model_version",
@@ -144,6 +150,7 @@ if TYPE_CHECKING:
     from .data.schema import Schema, infer_schema
     from .data.validate import validate
     from .errors import MlopsLabError
+    from .evaluation import EvaluationReport, Threshold, evaluate
     from .monitor.report import MonitorReport, log_feedback, monitor
     from .package.build import package
     from .package.bundle import Bundle, load_bundle
