@@ -20,6 +20,7 @@ from .errors import MlopsLabError
 # Modules adding subcommands of their own: add_subcommands(subparsers).
 COMMAND_MODULES: list[str] = [
     "mlops_lab.data.commands",
+    "mlops_lab.evaluation.commands",
     "mlops_lab.pipeline.cli",
     "mlops_lab.serve.commands",
 ]

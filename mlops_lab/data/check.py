@@ -17,6 +17,8 @@ walking up from the working directory)::
 
 Paths are relative to the file's folder. An entry that cannot run (a missing
 file, a bad schema) is reported and counts as a failure; the others still run.
+``[[check.model]]`` entries (CI for models) are run by the runner the caller
+passes in: ``mlops_lab.evaluation.ci.run_check`` passes the model evaluator.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from typing import Any, cast
 from ..errors import DataError, MlopsLabError
 
 CONFIG_NAME = "mlops-lab.toml"
+CHECK_KINDS = ("validate", "drift", "model")
 
 Printer = Callable[[str], None]
 
@@ -89,17 +92,34 @@ def load_config(path: str | os.PathLike[str]) -> dict[str, list[dict[str, Any]]]
     checks = data.get("check", {})
     if not isinstance(checks, dict):
         raise DataError(f"{str(path)!r}: [check] must be a table")
-    unknown = set(checks) - {"validate", "drift"}
+    unknown = set(checks) - set(CHECK_KINDS)
     if unknown:
         raise DataError(
-            f"{str(path)!r}: unknown check kinds {sorted(unknown)}; use [[check.validate]] "
-            "or [[check.drift]]"
+            f"{str(path)!r}: unknown check kinds {sorted(unknown)}; use "
+            + ", ".join(f"[[check.{kind}]]" for kind in CHECK_KINDS)
         )
-    return {"validate": checks.get("validate", []), "drift": checks.get("drift", [])}
+    out: dict[str, list[dict[str, Any]]] = {}
+    for kind in CHECK_KINDS:
+        entries = checks.get(kind, [])
+        if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+            raise DataError(f"{str(path)!r}: write each check as a [[check.{kind}]] table")
+        out[kind] = entries
+    return out
 
 
-def run_check(config: str | os.PathLike[str] | None = None, *, out: Printer | None = None) -> int:
+ModelRunner = Callable[[dict[str, Any], Callable[[Any], Any], Printer], int]
+
+
+def run_check(
+    config: str | os.PathLike[str] | None = None,
+    *,
+    out: Printer | None = None,
+    model_runner: ModelRunner | None = None,
+) -> int:
     """Run every check declared in ``mlops-lab.toml``; 0 if all passed, else 1.
+
+    ``model_runner(entry, resolve_path, print)`` runs one ``[[check.model]]`` entry and
+    returns its exit code; without one, model entries are reported as failures.
 
     Raises :class:`~mlops_lab.errors.DataError` when there is no config file or it
     does not parse (the CLI turns that into one line on stderr and exit code 2).
@@ -158,6 +178,25 @@ def run_check(config: str | os.PathLike[str] | None = None, *, out: Printer | No
                             thresholds=e.get("thresholds"),
                             out=say,
                         ),
+                    ),
+                ),
+            )
+        )
+    for entry in checks["model"]:
+        label = f"model {entry.get('model')} on {entry.get('data')}"
+        if model_runner is None:
+            say(f"== {label}\nERROR: model checks need mlops_lab.evaluation")
+            results.append((label, 1))
+            continue
+        results.append(
+            (
+                label,
+                _guard(
+                    say,
+                    label,
+                    cast(
+                        "Callable[[], int]",
+                        lambda e=entry, run=model_runner: run(e, at, say),
                     ),
                 ),
             )

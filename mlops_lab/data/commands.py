@@ -1,4 +1,4 @@
-"""``mlops-lab validate``, ``mlops-lab drift`` and ``mlops-lab check``: the data gate for CI.
+"""``mlops-lab validate`` and ``mlops-lab drift``: the data gate for CI.
 
 Each command prints its report and exits 0 when everything passed, 1 when data
 failed a check; the CLI turns a user mistake (a missing file, a bad schema)
@@ -31,14 +31,8 @@ def cmd_drift(args: argparse.Namespace) -> int:
     )
 
 
-def cmd_check(args: argparse.Namespace) -> int:
-    from .check import run_check
-
-    return run_check(args.config)
-
-
 def add_subcommands(sub: Any) -> None:
-    """Add ``validate``, ``drift`` and ``check`` to the ``mlops-lab`` subparsers."""
+    """Add ``validate`` and ``drift`` to the ``mlops-lab`` subparsers."""
     p = sub.add_parser("validate", help="validate a dataset against a schema (exit 1 on failures)")
     p.add_argument("data", help="a CSV or Parquet file")
     group = p.add_mutually_exclusive_group(required=True)
@@ -68,15 +62,3 @@ def add_subcommands(sub: Any) -> None:
         help="a threshold (repeatable)",
     )
     p.set_defaults(handler=cmd_drift)
-
-    p = sub.add_parser(
-        "check",
-        help="run the data checks declared in mlops-lab.toml (exit 1 if any fails)",
-        description="Run every [[check.validate]] and [[check.drift]] entry of the nearest "
-        "mlops-lab.toml. Example:\n\n"
-        '  [[check.validate]]\n  data = "data/new.csv"\n  schema = "schemas/train.json"\n\n'
-        '  [[check.drift]]\n  reference = "data/train.parquet"\n  current = "data/new.csv"\n',
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("--config", "-c", help="the checks file (default: the nearest mlops-lab.toml)")
-    p.set_defaults(handler=cmd_check)

@@ -39,8 +39,9 @@ class Threshold:
 
     @classmethod
     def from_dict(cls, metric: str, spec: dict[str, Any] | float) -> Threshold:
-        if isinstance(spec, int | float):
-            spec = {"min_value": spec}
+        if isinstance(spec, int | float):  # a bare number is the limit on the worse side
+            bound = "min_value" if greater_is_better(metric.rsplit(".", 1)[-1]) else "max_value"
+            spec = {bound: spec}
         if not isinstance(spec, dict):
             raise InvalidArgumentError(f"threshold {metric!r}: expected a table or a number")
         known = {f for f in cls.__dataclass_fields__ if f != "metric"}

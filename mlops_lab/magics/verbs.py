@@ -20,6 +20,7 @@ VERB_MODULES = [
     "mlops_lab.magics.tracking",
     "mlops_lab.magics.views",
     "mlops_lab.magics.data",
+    "mlops_lab.magics.evaluation",
     "mlops_lab.magics.compare",
     "mlops_lab.magics.pipeline",
     "mlops_lab.magics.serve",

@@ -103,7 +103,9 @@ def test_subcommands(project, monkeypatch, capsys) -> None:
         '[[check.validate]]\ndata = "data/new.parquet"\nschema = "schemas/train.json"\n'
     )
     monkeypatch.chdir(project)
-    assert _cli(["check"]) == 0
+    from mlops_lab.cli import main
+
+    assert main(["check"]) == 0
     assert "1 of 1 checks passed" in capsys.readouterr().out
     with pytest.raises(ml.MlopsLabError, match="--threshold expects KEY=VALUE"):
         _cli([*drift_args, "--threshold", "x"])
