@@ -1,16 +1,21 @@
 """What a served model did: :func:`monitor` reads the prediction log into a :class:`MonitorReport`.
 
 The report holds the request rate, latency percentiles, error rate, server
-memory, the distribution of predictions over time, live accuracy from the
-labels sent with :func:`log_feedback`, and the drift of the served inputs
-against a reference (the training data, when given or when the data plane
-can provide it), computed with :func:`mlops_lab.drift`. It renders as text
-(``print(report)``, ``mlops-lab monitor``) and as HTML in a notebook.
+memory, the distribution of predictions over time and the drift of the served
+inputs against a reference (the training data, when given), computed with
+:func:`mlops_lab.drift`. It knows the task: for a classifier, class shares and
+live accuracy and macro F1 from the labels sent with :func:`log_feedback`; for a
+regressor, a histogram and quantiles of the predictions and live RMSE, MAE and
+R² from the true values sent back; with feedback and ``sensitive`` columns,
+live fairness metrics (fairlearn). It renders as text (``print(report)``,
+``mlops-lab monitor``) and in a notebook as HTML with a plotly chart of the
+predictions.
 """
 
 from __future__ import annotations
 
 import html
+import itertools
 import json
 import re
 import time
@@ -77,6 +82,11 @@ class MonitorReport:
     n_labelled: int = 0
     drift: Any = None
     drift_note: str | None = None
+    task: str | None = None
+    live_metrics: dict[str, float] = field(default_factory=dict)
+    prediction_quantiles: dict[str, float] = field(default_factory=dict)
+    prediction_histogram: dict[str, list[float]] = field(default_factory=dict)
+    fairness: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def error_rate(self) -> float | None:
@@ -115,17 +125,15 @@ class MonitorReport:
                 "memory",
                 "n/a" if self.memory_bytes is None else f"{self.memory_bytes / 2**20:.1f} MiB",
             ),
-            (
-                "predictions",
-                ", ".join(f"{k}: {v}" for k, v in self.predictions.items()) or "n/a",
-            ),
-            (
-                "live accuracy",
-                "n/a (no feedback)"
-                if self.accuracy is None
-                else f"{self.accuracy:.4f} on {self.n_labelled} labelled rows",
-            ),
+            ("task", self.task or "n/a"),
+            ("predictions", self._predictions_text()),
+            ("live error" if self.task == "regression" else "live accuracy", self._live_text()),
         ]
+        for column, figures in self.fairness.items():
+            shown = ", ".join(
+                f"{k} {v:.4g}" for k, v in figures.items() if k != "by_group" and v is not None
+            )
+            rows.append((f"fairness by {column}", shown or "n/a"))
         if self.drift is not None:
             drifted = getattr(self.drift, "drifted_columns", None)
             rows.append(
@@ -134,6 +142,56 @@ class MonitorReport:
         else:
             rows.append(("input drift", self.drift_note or "n/a"))
         return rows
+
+    def _predictions_text(self) -> str:
+        if self.task == "regression" and self.prediction_quantiles:
+            q = self.prediction_quantiles
+            return " · ".join(f"{k} {q[k]:.4g}" for k in ("min", "p25", "p50", "p75", "max"))
+        total = sum(self.predictions.values())
+        if not total:
+            return "n/a"
+        return ", ".join(f"{k}: {v} ({v / total:.0%})" for k, v in self.predictions.items())
+
+    def _live_text(self) -> str:
+        live = self.live_metrics
+        if not live:
+            return "n/a (no feedback: ml.log_feedback(request_id, truth))"
+        if "accuracy" in live:
+            shown = f"{live['accuracy']:.4f} (macro F1 {live['f1_macro']:.4f})"
+        else:
+            shown = ", ".join(
+                f"{label} {live[k]:.4g}"
+                for k, label in (("rmse", "RMSE"), ("mae", "MAE"), ("r2", "R²"))
+                if k in live
+            )
+        return f"{shown} on {self.n_labelled} labelled rows"
+
+    def figure(self) -> Any:
+        """A plotly figure of the predictions: a histogram (regression) or class shares."""
+        import plotly.graph_objects as go
+
+        if self.task == "regression" and self.prediction_histogram:
+            edges = self.prediction_histogram["edges"]
+            centers = [(a + b) / 2 for a, b in itertools.pairwise(edges)]
+            fig = go.Figure(go.Bar(x=centers, y=self.prediction_histogram["counts"]))
+            fig.update_layout(bargap=0.02, xaxis_title="prediction", yaxis_title="rows")
+        else:
+            fig = go.Figure(go.Bar(x=list(self.predictions), y=list(self.predictions.values())))
+            fig.update_layout(xaxis_title="predicted class", yaxis_title="rows")
+            fig.update_xaxes(type="category")
+        fig.update_layout(
+            title=f"Predictions of {self.model}", height=320, margin={"t": 50, "b": 40}
+        )
+        return fig
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        bundle: dict[str, Any] = {"text/plain": repr(self), "text/html": self._repr_html_()}
+        if self.predictions or self.prediction_histogram:
+            try:
+                bundle["application/vnd.plotly.v1+json"] = self.figure().to_plotly_json()
+            except ImportError:
+                pass
+        return bundle
 
     def to_text(self) -> str:
         head = f"Monitor: {self.model}"
@@ -191,29 +249,94 @@ def _predicted(row: dict[str, Any]) -> list[Any]:
     return values if isinstance(values, list) else []
 
 
-def _accuracy(rows: list[dict[str, Any]]) -> tuple[float | None, int]:
-    right = total = 0
+def _labelled(rows: list[dict[str, Any]]) -> tuple[list[Any], list[Any]]:
+    """``(predicted, truth)`` over every served row that got feedback, in log order."""
+    predicted: list[Any] = []
+    truth: list[Any] = []
     for row in rows:
         label = row.get("label")
         if label is None:
             continue
-        predicted = _predicted(row)
         labels = label if isinstance(label, list) else [label]
-        for p, y in zip(predicted, labels, strict=False):
-            total += 1
-            right += str(p) == str(y)
-    return (right / total if total else None), total
+        for p, y in zip(_predicted(row), labels, strict=False):
+            predicted.append(p)
+            truth.append(y)
+    return predicted, truth
 
 
-def _served_inputs(rows: list[dict[str, Any]]) -> Any:
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def infer_task(rows: list[dict[str, Any]], values: list[Any]) -> str:
+    """Classification when probabilities were served or predictions are labels, else regression."""
+    for row in rows:
+        outputs = _decode(row.get("outputs")) or {}
+        if isinstance(outputs, dict) and "predict_proba" in outputs:
+            return "classification"
+    if not values or not all(_is_number(v) for v in values):
+        return "classification"
+    if any(float(v) != int(v) for v in values if v == v and abs(v) != float("inf")):
+        return "regression"
+    return "classification" if len(set(values)) <= 20 else "regression"
+
+
+def _live_metrics(task: str, predicted: list[Any], truth: list[Any]) -> dict[str, float]:
+    import math
+
+    from sklearn import metrics as m
+
+    if not truth:
+        return {}
+    if task == "regression":
+        try:
+            y = [float(v) for v in truth]
+            p = [float(v) for v in predicted]
+        except (TypeError, ValueError):
+            return {}
+        out = {
+            "rmse": math.sqrt(m.mean_squared_error(y, p)),
+            "mae": m.mean_absolute_error(y, p),
+        }
+        if len(y) >= 2:
+            out["r2"] = m.r2_score(y, p)
+        return out
+    y_s, p_s = [str(v) for v in truth], [str(v) for v in predicted]
+    return {
+        "accuracy": m.accuracy_score(y_s, p_s),
+        "f1_macro": m.f1_score(y_s, p_s, average="macro", zero_division=0),
+    }
+
+
+def _served_inputs(rows: list[dict[str, Any]], *, labelled_only: bool = False) -> Any:
     import pandas as pd
 
     frames = []
     for row in rows:
+        if labelled_only and row.get("label") is None:
+            continue
         inputs = _decode(row.get("inputs"))
         if isinstance(inputs, dict) and inputs:
-            frames.append(pd.DataFrame(inputs))
+            frame = pd.DataFrame(inputs)
+            if labelled_only:
+                label = row["label"]
+                frame = frame.head(len(label) if isinstance(label, list) else 1)
+            frames.append(frame)
     return pd.concat(frames, ignore_index=True) if frames else None
+
+
+def _quantiles(values: list[float]) -> tuple[dict[str, float], dict[str, list[float]]]:
+    import numpy as np
+
+    arr = np.asarray([v for v in values if _is_number(v)], dtype=float)
+    arr = arr[np.isfinite(arr)]
+    if not len(arr):
+        return {}, {}
+    qs = {"min": 0.0, "p5": 0.05, "p25": 0.25, "p50": 0.5, "p75": 0.75, "p95": 0.95, "max": 1.0}
+    quantiles = {k: float(np.quantile(arr, q)) for k, q in qs.items()}
+    quantiles["mean"] = float(arr.mean())
+    counts, edges = np.histogram(arr, bins=min(30, max(5, len(arr) // 5)))
+    return quantiles, {"edges": edges.tolist(), "counts": counts.astype(float).tolist()}
 
 
 def _drift(current: Any, reference: Any) -> tuple[Any, str | None]:
@@ -235,6 +358,8 @@ def monitor(
     *,
     since: Any = None,
     reference: Any = None,
+    task: str | None = None,
+    sensitive: list[str] | str | None = None,
     buckets: int = 12,
     store: Any = None,
 ) -> MonitorReport:
@@ -250,12 +375,19 @@ def monitor(
     reference
         The data to compare the served inputs with (usually the training frame); without
         it, input drift is not computed.
+    task
+        ``"classification"`` or ``"regression"`` (default: inferred from what was served:
+        probabilities or labels mean classification, non-integral numbers regression).
+    sensitive
+        Input columns to compute live fairness metrics over, from the rows with feedback.
     buckets
         Number of time buckets for the prediction distribution over time.
     """
     from ..store.prediction_records import predictions, served_models
     from ..tracking.session import session
 
+    if task is not None and task not in ("classification", "regression"):
+        raise InvalidArgumentError(f"task: expected 'classification' or 'regression', got {task!r}")
     store = store or session().store()
     start = parse_since(since)
     now = time.time()
@@ -267,6 +399,8 @@ def monitor(
             + (f" (served models: {', '.join(known)})" if known else " (nothing served yet)")
         )
     report = MonitorReport(name, start, now)
+    if task is not None and task not in ("classification", "regression"):
+        raise InvalidArgumentError(f"task: expected 'classification' or 'regression', got {task!r}")
     if not rows:
         return report
     ok = [r for r in rows if r["status"] == 200]
@@ -289,6 +423,8 @@ def monitor(
     report.memory_bytes = next(
         (r["rss_bytes"] for r in reversed(rows) if r["rss_bytes"] is not None), None
     )
+    served = [v for r in ok for v in _predicted(r)]
+    report.task = task or infer_task(ok, served)
     counts: Counter[str] = Counter()
     span = max(last - first, 1e-9)
     timeline: list[dict[str, Any]] = [
@@ -299,13 +435,52 @@ def monitor(
         counts.update(str(v) for v in values)
         slot = min(int((r["created"] - first) / span * buckets), buckets - 1)
         timeline[slot]["counts"].update(str(v) for v in values)
-    report.predictions = dict(counts.most_common(20))
-    report.predictions_over_time = [
-        {"start": b["start"], "counts": dict(b["counts"])} for b in timeline if b["counts"]
-    ]
-    report.accuracy, report.n_labelled = _accuracy(ok)
+    if report.task == "regression":
+        report.prediction_quantiles, report.prediction_histogram = _quantiles(served)
+    else:
+        report.predictions = dict(counts.most_common(20))
+        report.predictions_over_time = [
+            {"start": b["start"], "counts": dict(b["counts"])} for b in timeline if b["counts"]
+        ]
+    predicted, truth = _labelled(ok)
+    report.n_labelled = len(truth)
+    report.live_metrics = _live_metrics(report.task, predicted, truth)
+    report.accuracy = report.live_metrics.get("accuracy")
+    if sensitive is not None and truth:
+        _live_fairness(report, ok, predicted, truth, sensitive)
     report.drift, report.drift_note = _drift(_served_inputs(ok), reference)
     return report
+
+
+def _live_fairness(
+    report: MonitorReport,
+    rows: list[dict[str, Any]],
+    predicted: list[Any],
+    truth: list[Any],
+    sensitive: list[str] | str,
+) -> None:
+    from ..evaluation.fairness import fairness_metrics
+
+    inputs = _served_inputs(rows, labelled_only=True)
+    columns = [sensitive] if isinstance(sensitive, str) else list(sensitive)
+    for column in columns:
+        if inputs is None or column not in inputs.columns or len(inputs) != len(truth):
+            raise InvalidArgumentError(
+                f"sensitive: column {column!r} is not among the served inputs with feedback"
+            )
+        task = report.task or "classification"
+        y: list[Any]
+        p: list[Any]
+        positive: Any = None
+        if task == "regression":
+            y, p = [float(v) for v in truth], [float(v) for v in predicted]
+        else:
+            y, p = [str(v) for v in truth], [str(v) for v in predicted]
+            labels = sorted(set(y) | set(p))
+            positive = labels[1] if len(labels) == 2 else None
+        report.fairness[column] = fairness_metrics(
+            task, y, p, inputs[column].to_numpy(), positive=positive
+        )
 
 
 def log_feedback(request_id: str, label: Any, *, store: Any = None) -> None:
