@@ -21,6 +21,7 @@ from .errors import MlopsLabError
 COMMAND_MODULES: list[str] = [
     "mlops_lab.data.commands",
     "mlops_lab.evaluation.commands",
+    "mlops_lab.integrations.commands",
     "mlops_lab.pipeline.cli",
     "mlops_lab.serve.commands",
 ]

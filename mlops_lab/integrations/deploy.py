@@ -1,0 +1,188 @@
+"""``mlops-lab deploy``: write what an existing serving engine needs to serve a bundle.
+
+Targets (a small registry, :func:`register_target` / :func:`targets`):
+
+- ``mlserver``: a model folder for MLServer's scikit-learn runtime
+  (``model-settings.json`` with ``implementation: mlserver_sklearn.SKLearnModel``
+  and the model as ``model.joblib``, the format that runtime loads) plus a
+  ``settings.json``; ``mlserver start OUT`` serves it with the same Open
+  Inference Protocol (v2) as ``mlops-lab serve``. The joblib file is a pickle:
+  it is written from the bundle's verified skops model, and is for the engine
+  you deploy to, not for loading back into mlops-lab.
+- ``kserve``: the MLServer folder under ``model/`` and an ``inferenceservice.yaml``
+  (``serving.kserve.io/v1beta1`` ``InferenceService``, ``modelFormat: sklearn``,
+  ``protocolVersion: v2``) whose ``storageUri`` points at where you upload it.
+- ``docker``: the bundle itself (it carries its Dockerfile, serving with
+  mlops-lab on port 8080), copied and verified, ready for ``docker build``.
+
+The bundle is loaded and verified (digests, trusted types) before anything is
+written; the output folder must be new or empty unless ``overwrite=True``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import InvalidArgumentError
+
+Writer = Callable[[Any, Path, dict[str, Any]], list[str]]
+_TARGETS: dict[str, Writer] = {}
+
+
+@dataclass
+class Deployment:
+    """What :func:`deploy` wrote: the target, the folder and its files, and how to start it."""
+
+    target: str
+    path: Path
+    files: list[str]
+    next_steps: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        lines = [f"wrote a {self.target} deployment of {len(self.files)} files to {self.path}"]
+        lines += [f"  {f}" for f in self.files]
+        if self.next_steps:
+            lines += ["next:", *(f"  {s}" for s in self.next_steps)]
+        return "\n".join(lines)
+
+
+def register_target(name: str, writer: Writer) -> None:
+    """Add a deployment target: ``writer(bundle, out_dir, options) -> files written``."""
+    _TARGETS[name] = writer
+
+
+def targets() -> dict[str, Writer]:
+    if not _TARGETS:
+        register_target("mlserver", _write_mlserver)
+        register_target("kserve", _write_kserve)
+        register_target("docker", _write_docker)
+    return _TARGETS
+
+
+def k8s_name(name: str) -> str:
+    """A DNS-1123 label from a model name (``Churn_v2`` -> ``churn-v2``)."""
+    label = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")[:63].strip("-")
+    return label or "model"
+
+
+def _write_mlserver(bundle: Any, out: Path, options: dict[str, Any]) -> list[str]:
+    import joblib
+
+    joblib.dump(bundle.model, out / "model.joblib")
+    settings = {
+        "name": options.get("name") or bundle.name,
+        "implementation": "mlserver_sklearn.SKLearnModel",
+        "parameters": {"uri": "./model.joblib", "version": str(bundle.version)},
+    }
+    (out / "model-settings.json").write_text(json.dumps(settings, indent=2) + "\n")
+    server = {"http_port": int(options.get("port", 8080)), "host": "127.0.0.1"}
+    (out / "settings.json").write_text(json.dumps(server, indent=2) + "\n")
+    (out / "input_example.json").write_text(
+        bundle.input_example.to_json(orient="split", index=False) + "\n"
+    )
+    return ["model-settings.json", "model.joblib", "settings.json", "input_example.json"]
+
+
+def inference_service(name: str, storage_uri: str) -> dict[str, Any]:
+    """A KServe ``InferenceService`` serving a scikit-learn model over the v2 protocol."""
+    return {
+        "apiVersion": "serving.kserve.io/v1beta1",
+        "kind": "InferenceService",
+        "metadata": {"name": k8s_name(name)},
+        "spec": {
+            "predictor": {
+                "model": {
+                    "modelFormat": {"name": "sklearn"},
+                    "protocolVersion": "v2",
+                    "runtime": "kserve-mlserver",
+                    "storageUri": storage_uri,
+                }
+            }
+        },
+    }
+
+
+def _write_kserve(bundle: Any, out: Path, options: dict[str, Any]) -> list[str]:
+    import yaml
+
+    model_dir = out / "model"
+    model_dir.mkdir()
+    files = [f"model/{f}" for f in _write_mlserver(bundle, model_dir, options)]
+    uri = options.get("storage_uri") or f"pvc://models/{k8s_name(bundle.name)}"
+    manifest = inference_service(bundle.name, uri)
+    (out / "inferenceservice.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
+    return ["inferenceservice.yaml", *files]
+
+
+def _write_docker(bundle: Any, out: Path, options: dict[str, Any]) -> list[str]:
+    files = []
+    for item in sorted(Path(bundle.path).iterdir()):
+        if item.is_file():
+            shutil.copy2(item, out / item.name)
+            files.append(item.name)
+    return files
+
+
+def _next_steps(target: str, out: Path, bundle: Any, options: dict[str, Any]) -> list[str]:
+    if target == "mlserver":
+        return [f"pip install mlserver mlserver-sklearn && mlserver start {out}"]
+    if target == "kserve":
+        return [
+            f"upload {out / 'model'} to {options.get('storage_uri') or 'your model storage'}",
+            f"kubectl apply -f {out / 'inferenceservice.yaml'}",
+        ]
+    name = k8s_name(bundle.name)
+    return [f"docker build -t {name} {out} && docker run -p 8080:8080 {name}"]
+
+
+def deploy(
+    bundle: Any,
+    target: str,
+    out_dir: str | Path,
+    *,
+    storage_uri: str | None = None,
+    name: str | None = None,
+    overwrite: bool = False,
+    trusted: list[str] | None = None,
+) -> Deployment:
+    """Write what ``target`` (``mlserver``, ``kserve`` or ``docker``) needs to serve ``bundle``.
+
+    Parameters
+    ----------
+    bundle
+        A bundle folder or archive (``ml.package``'s output), or a loaded ``Bundle``.
+    target
+        The serving engine; see the module docstring.
+    out_dir
+        The folder to write; new or empty unless ``overwrite=True``.
+    storage_uri
+        ``kserve``: where the model folder will be uploaded (``s3://...``, ``gs://...``,
+        ``pvc://...``); default ``pvc://models/NAME``.
+    name
+        The model's name in the engine (default: the bundle's name).
+    """
+    from ..package.bundle import load_bundle
+
+    writers = targets()
+    if target not in writers:
+        raise InvalidArgumentError(
+            f"target: expected one of {', '.join(sorted(writers))}, got {target!r}"
+        )
+    loaded = bundle if hasattr(bundle, "metadata") else load_bundle(bundle, trusted=trusted)
+    out = Path(out_dir)
+    if out.exists() and any(out.iterdir()) and not overwrite:
+        raise InvalidArgumentError(
+            f"out_dir: {str(out)!r} is not empty (pass overwrite=True / --overwrite)"
+        )
+    if out.exists() and overwrite:
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    options = {"storage_uri": storage_uri, "name": name}
+    files = writers[target](loaded, out, options)
+    return Deployment(target, out, files, _next_steps(target, out, loaded, options))
