@@ -37,8 +37,19 @@ def cmd_ci(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    from .status import project_status
+
+    print(project_status(args.root))
+    return 0
+
+
 def add_subcommands(sub: Any) -> None:
-    """Add ``deploy`` and ``ci`` to the ``mlops-lab`` subparsers."""
+    """Add ``deploy``, ``ci`` and ``status`` to the ``mlops-lab`` subparsers."""
+    p = sub.add_parser("status", help="pipelines, champions, served versions, checks, MLOps level")
+    p.add_argument("--root", default=".", help="the project folder (default: here)")
+    p.set_defaults(handler=cmd_status)
+
     p = sub.add_parser(
         "deploy", help="write what MLServer, KServe or Docker need to serve a bundle"
     )
