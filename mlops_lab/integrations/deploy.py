@@ -131,7 +131,7 @@ def _write_docker(bundle: Any, out: Path, options: dict[str, Any]) -> list[str]:
 
 def _next_steps(target: str, out: Path, bundle: Any, options: dict[str, Any]) -> list[str]:
     if target == "mlserver":
-        return [f"pip install mlserver mlserver-sklearn && mlserver start {out}"]
+        return [f"pip install mlserver mlserver-sklearn 'uvloop<0.22' && mlserver start {out}"]
     if target == "kserve":
         return [
             f"upload {out / 'model'} to {options.get('storage_uri') or 'your model storage'}",

@@ -25,6 +25,7 @@ from mlops_lab.errors import InvalidArgumentError
 from mlops_lab.integrations.deploy import deploy, inference_service, k8s_name
 
 MLSERVER = "1.7.1"
+_MLSERVER_MAIN = "import sys; from mlserver.cli import main; sys.argv[0] = 'mlserver'; main()"
 
 
 def _free_port() -> int:
@@ -34,14 +35,16 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def mlserver_bin() -> Path:
-    """MLServer in a virtual environment of its own (it pins an older FastAPI), cached."""
+def mlserver_python() -> Path:
+    """The Python of a virtual environment of MLServer's own (it pins an older FastAPI), cached."""
     pins = [f"{d}=={metadata.version(d)}" for d in ("scikit-learn", "pandas", "numpy", "scipy")]
     key = "-".join(p.replace("==", "") for p in pins)
     cache = Path(os.environ.get("MLOPS_LAB_TEST_CACHE", Path.home() / ".cache" / "mlops-lab-tests"))
     venv = cache / f"mlserver-{MLSERVER}-{key}"
-    exe = venv / "bin" / "mlserver"
-    if not exe.exists():
+    exe = venv / "bin" / "python"
+    probe = "import mlserver_sklearn, uvloop; assert uvloop.__version__ < '0.22'"
+    ready = exe.exists() and subprocess.run([str(exe), "-c", probe]).returncode == 0
+    if not ready:
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
         subprocess.run(
             [
@@ -50,6 +53,7 @@ def mlserver_bin() -> Path:
                 "-q",
                 f"mlserver=={MLSERVER}",
                 f"mlserver-sklearn=={MLSERVER}",
+                "uvloop<0.22",  # MLServer 1.7's workers call get_event_loop(), which 0.22 removed
                 *pins,
             ],
             check=True,
@@ -96,7 +100,7 @@ def _wait_ready(url: str, process: subprocess.Popen, log: Path, model: str) -> N
 
 @pytest.mark.slow
 @pytest.mark.parametrize("which", ["cancer", "diabetes"])
-def test_mlserver_serves_the_folder_and_answers_like_mlops_lab(tmp_path, mlserver_bin, which):
+def test_mlserver_serves_the_folder_and_answers_like_mlops_lab(tmp_path, mlserver_python, which):
     bundle, X = _bundle(tmp_path, which)
     out = tmp_path / "mlserver"
     assert main(["deploy", str(bundle.path), "--target", "mlserver", "--out", str(out)]) == 0
@@ -111,7 +115,9 @@ def test_mlserver_serves_the_folder_and_answers_like_mlops_lab(tmp_path, mlserve
     log = tmp_path / "mlserver.log"
     with open(log, "wb") as fh:
         process = subprocess.Popen(
-            [str(mlserver_bin), "start", str(out)], stdout=fh, stderr=subprocess.STDOUT
+            [str(mlserver_python), "-c", _MLSERVER_MAIN, "start", str(out)],
+            stdout=fh,
+            stderr=subprocess.STDOUT,
         )
     try:
         url = f"http://127.0.0.1:{http}"
