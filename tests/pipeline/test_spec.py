@@ -102,3 +102,23 @@ def test_find(tmp_path) -> None:
 )
 def test_param_type(value: object, kind: str) -> None:
     assert param_type(value) == kind
+
+
+def test_gate_decisions_read_in_words() -> None:
+    from mlops_lab.pipeline.gate import decide
+
+    rejected = decide(
+        0.0008, 0.356, metric="r2", otherwise="rejected", champion_version=2, dataset="abc123" * 4
+    )
+    assert str(rejected) == (
+        "rejected: r2 0.0008 on eval data abc123abc123 does not beat champion v2's 0.356 "
+        "on the same data; rule: r2 must beat the champion's"
+    )
+    better = decide(12.0, 15.0, metric="rmse", mode="min", champion_version=1, min_delta=1)
+    assert better.decision == "champion"
+    assert "rmse 12 is below champion v1's 15 (its figure from its own run)" in str(better)
+    assert "by more than 1" in str(better)
+    first = decide(0.9, None, metric="acc")
+    assert str(first) == "champion: acc 0.9, and there is no champion yet"
+    held_back = decide(0.9, 0.8, metric="acc", champion_version=1, failed_rules=["slice x"])
+    assert held_back.decision == "challenger" and str(held_back).endswith("; failed: slice x")
