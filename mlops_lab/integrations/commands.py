@@ -46,6 +46,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def add_subcommands(sub: Any) -> None:
     """Add ``deploy``, ``ci`` and ``status`` to the ``mlops-lab`` subparsers."""
+    add_mlflow_subcommand(sub)
     p = sub.add_parser("status", help="pipelines, champions, served versions, checks, MLOps level")
     p.add_argument("--root", default=".", help="the project folder (default: here)")
     p.set_defaults(handler=cmd_status)
@@ -72,3 +73,39 @@ def add_subcommands(sub: Any) -> None:
     p.add_argument("--schedule", default="0 3 * * *", help="cron for scheduled retraining")
     p.add_argument("--overwrite", action="store_true", help="replace an existing workflow file")
     p.set_defaults(handler=cmd_ci)
+
+
+def cmd_mlflow(args: argparse.Namespace) -> int:
+    from .mlflow_sync import pull, push
+
+    if args.action == "push":
+        result = push(
+            args.uri,
+            experiment=args.experiment,
+            models=not args.no_models,
+            progress=not args.no_progress,
+        )
+    else:
+        if not args.experiment:
+            from ..errors import InvalidArgumentError
+
+            raise InvalidArgumentError("pull needs the MLflow experiment's name")
+        result = pull(args.experiment, args.uri, progress=not args.no_progress)
+    print(result)
+    return 0
+
+
+def add_mlflow_subcommand(sub: Any) -> None:
+    p = sub.add_parser("mlflow", help="push runs and models to an MLflow server, or pull from it")
+    p.add_argument("action", choices=["push", "pull"])
+    p.add_argument("experiment", nargs="?", help="the experiment (push: default all; pull: needed)")
+    p.add_argument("--uri", help="the tracking server (default: MLFLOW_TRACKING_URI)")
+    p.add_argument("--experiment", dest="experiment_flag", help=argparse.SUPPRESS)
+    p.add_argument("--no-models", action="store_true", help="push: runs only, no models")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(handler=_mlflow_handler)
+
+
+def _mlflow_handler(args: argparse.Namespace) -> int:
+    args.experiment = args.experiment or args.experiment_flag
+    return cmd_mlflow(args)
