@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .arguments import expand_variables
+
 VERB_MODULES = [
     "mlops_lab.magics.tracking",
     "mlops_lab.magics.views",
@@ -167,6 +169,7 @@ def dispatch(ctx: Context, line: str) -> Any:
         rest = shlex.split(head[1] if len(head) > 1 else "", posix=True)
     except ValueError as exc:
         raise UsageError(f"%mlops {name}: cannot parse the arguments: {exc}") from None
+    rest = [expand_variables(argument, ctx.user_ns) for argument in rest]
     try:
         args = entry.parser().parse_args(rest)
     except HelpShown:
