@@ -292,7 +292,8 @@ class Session:
                     dead.append(run_id)
             elif beat is not None and now - beat > STALE_HEARTBEAT_S:
                 dead.append(run_id)
-        store.mark_killed(dead, now)
+        if dead and not store.db.read_only:  # a read-only store is read as it stands
+            store.mark_killed(dead, now)
 
     def shutdown(self) -> None:
         """Interpreter exit: write what is buffered and close the runs still open."""
