@@ -139,6 +139,12 @@ def overview() -> str:
         "verbs:",
     ]
     lines += [f"  {name.ljust(width)}  {v.help}" for name, v in sorted(table.items())]
+    lines += [
+        "",
+        "log and param evaluate their NAME=EXPR values as Python. In other verbs' arguments",
+        "{name}, {name.attr} and $name are notebook variables, looked up, never evaluated;",
+        "{{, }} and $$ stand for {, } and $.",
+    ]
     return "\n".join(lines)
 
 

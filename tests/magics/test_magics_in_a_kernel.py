@@ -37,7 +37,7 @@ def test_a_notebook_logs_expressions_and_runs_no_pasted_code(
         "%load_ext mlops_lab",
         "import numpy as np\ny = np.array([1.0, 2.0]); p = np.array([1.0, 4.0])\n"
         f"train_path = {str(data)!r}",
-        f'%mlops start "{evil}"',
+        f'%mlops start "{evil.replace("{", "{{").replace("}", "}}")}"',
         "%mlops data train=$train_path",
         "%mlops log rmse=np.mean((y - p) ** 2) ** 0.5 ok=len(y) == 2 n=len(dict(a=1))",
         "run_id = ml_run = __import__('mlops_lab').active_run().run_id",
@@ -62,7 +62,7 @@ def test_a_notebook_logs_expressions_and_runs_no_pasted_code(
             cwd=str(tmp_path),
             progress_bar=False,
         )
-    assert failed.value.exec_count == 9  # the last cell: the pasted name is no run's name
+    assert failed.value.exec_count == 9  # the last cell: braces not doubled are refused
     assert not marker.exists()
     run = ml.get_run(evil)
     assert run.status == "finished"
@@ -75,4 +75,4 @@ def test_a_notebook_logs_expressions_and_runs_no_pasted_code(
         if c.cell_type == "code"
     }
     assert run.run_id[:8] in outputs["%mlops show {run_id}"]
-    assert "UsageError: no run matches" in outputs[f"%mlops show {evil}"]
+    assert "UsageError: %mlops does not evaluate {__import__" in outputs[f"%mlops show {evil}"]
