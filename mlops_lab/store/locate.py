@@ -56,9 +56,14 @@ def check_layout(root: Path) -> None:
 
 def _check_layout(root: Path) -> None:
     if root.exists() and not root.is_dir():
+        fix = (
+            f"point MLOPS_LAB_HOME (or --store) at the folder that holds it, {root.parent}"
+            if root.name == "mlops.db"
+            else "point MLOPS_LAB_HOME (or --store) at a folder, or move the file"
+        )
         raise StoreError(
             f"the store path {root} is a file; an mlops-lab store is a folder holding "
-            "mlops.db and blobs/. Point MLOPS_LAB_HOME (or --store) at a folder, or move the file.",
+            f"mlops.db and blobs/: {fix}",
             path=str(root),
         )
     if not root.exists():

@@ -150,6 +150,14 @@ def test_a_store_path_of_the_wrong_kind_says_what_is_wrong(
         ml.log_artifact(b"model", name="m.bin")
 
 
+def test_a_store_path_naming_the_database_points_at_its_folder(tmp_path: Path) -> None:
+    root = tmp_path / "project" / ".mlops"
+    _filled_store(root, checkpoint=True)
+    set_default_root(root / "mlops.db")
+    with pytest.raises(StoreError, match=f"at the folder that holds it, {re.escape(str(root))}$"):
+        ml.runs()
+
+
 def test_a_store_under_a_file_says_which_file(tmp_path: Path) -> None:
     (tmp_path / "plain").write_text("not a folder")
     set_default_root(tmp_path / "plain" / ".mlops")
