@@ -175,18 +175,36 @@ export function formatTime(epoch: number | null, now: number): string {
   );
 }
 
-/** A run reference as one argument of a `%mlops` line (ids need no quotes). */
+/** mlops-lab's run ids: hexadecimal (a uuid4 without dashes). */
+const RUN_ID = /^[0-9a-f]{8,64}$/i;
+
+/**
+ * A value as one argument of a `%mlops` line: quoted for the shell-style
+ * split when needed, and with `{`, `}` and `$` doubled, so the magic reads
+ * them as themselves and never as a notebook variable.
+ */
 export function magicArgument(ref: string): string {
-  if (/^[\w.@/-]+$/.test(ref)) {
-    return ref;
+  const literal = ref.replace(/[{}$]/g, c => c + c);
+  if (/^[\w.@/-]+$/.test(literal)) {
+    return literal;
   }
-  return `'${ref.replace(/'/g, "'\\''")}'`;
+  return `'${literal.replace(/'/g, "'\\''")}'`;
 }
 
-/** The code the Compare button runs: load the extension unless it is, then compare. */
+/**
+ * The code the Compare button runs: load the extension unless it is, then compare.
+ * Only run ids go into the line; anything else (a forged id from a merged store) is refused.
+ */
 export function compareCode(runIds: string[], loaded: boolean): string {
   if (runIds.length === 0) {
     throw new Error('select at least one run to compare');
+  }
+  const bad = runIds.find(id => !RUN_ID.test(id));
+  if (bad !== undefined) {
+    throw new Error(
+      `cannot compare run ${JSON.stringify(bad.slice(0, 80))}: not an mlops-lab run id ` +
+        '(hexadecimal); compare it from code with ml.compare([...])'
+    );
   }
   const line = `%mlops compare ${runIds.map(magicArgument).join(' ')}`;
   return loaded ? line : `%load_ext mlops_lab\n${line}`;

@@ -417,7 +417,10 @@ export class ExperimentsPanel extends Widget {
     const compare = button(
       'Compare in notebook',
       'Insert and run %mlops compare for this run and the selected ones',
-      () => void this.options.compare([runId, ...this.selection.filter(id => id !== runId)])
+      () =>
+        void this.options
+          .compare([runId, ...this.selection.filter(id => id !== runId)])
+          .catch(error => this.showError(error))
     );
     const info: Record<string, unknown> = {
       id: run.run_id,

@@ -6,6 +6,7 @@ import {
   IRunSummary,
   buildFilter,
   compareCode,
+  magicArgument,
   formatDuration,
   formatTime,
   formatValue,
@@ -107,8 +108,32 @@ test('values read well in a narrow panel', () => {
 });
 
 test('compare code loads the extension only when the kernel has not', () => {
-  assert.equal(compareCode(['ab12', 'cd34'], true), '%mlops compare ab12 cd34');
-  assert.equal(compareCode(['ab12'], false), '%load_ext mlops_lab\n%mlops compare ab12');
-  assert.equal(compareCode(['my run'], true), "%mlops compare 'my run'");
+  const a = '0123456789abcdef0123456789abcdef';
+  assert.equal(compareCode([a, 'cd34ef56'], true), `%mlops compare ${a} cd34ef56`);
+  assert.equal(compareCode(['ab12cd34'], false), '%load_ext mlops_lab\n%mlops compare ab12cd34');
   assert.throws(() => compareCode([], true), /at least one run/);
+});
+
+test('compare refuses anything but run ids, so no code can reach the line', () => {
+  for (const forged of [
+    "{__import__('os').system('touch /tmp/x')}",
+    '$HOME',
+    'my run',
+    "ab12cd34' --html /tmp/x '",
+    'ab12cd34\n!touch /tmp/x',
+    ''
+  ]) {
+    assert.throws(() => compareCode([forged], true), /not an mlops-lab run id/, forged);
+  }
+});
+
+test('an argument keeps braces and dollars literal and stays one argument', () => {
+  assert.equal(magicArgument('rf-1'), 'rf-1');
+  assert.equal(magicArgument('{x}'), "'{{x}}'");
+  assert.equal(magicArgument('$x'), "'$$x'");
+  assert.equal(magicArgument('my run'), "'my run'");
+  assert.equal(
+    magicArgument("{__import__('os').system('x')}"),
+    "'{{__import__('\\''os'\\'').system('\\''x'\\'')}}'"
+  );
 });

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, line_cell_magic, magics_class
+from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 from traitlets import Bool, Int, Unicode, observe
 
 from ..errors import MlopsLabError
@@ -65,6 +65,7 @@ class MlopsMagics(Magics):
 
         set_default_root(path or None)
 
+    @no_var_expand  # IPython would evaluate {expr} in the line: see .arguments
     @line_cell_magic
     def mlops(self, line: str, cell: str | None = None) -> Any:
         """mlops-lab: track, compare, validate, promote and serve. ``%mlops --help`` lists verbs."""

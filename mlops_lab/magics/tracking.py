@@ -9,51 +9,8 @@ from typing import Any
 from IPython.core.error import UsageError
 
 from .._args import key_value_pairs
+from .arguments import split_assignments
 from .verbs import Context, VerbParser, verb
-
-
-def split_assignments(text: str) -> list[tuple[str, str]]:
-    """Split ``a=1 b='x y' c=[1, 2]`` into ``[(name, expression), ...]``.
-
-    Spaces inside quotes and brackets do not split; each expression is kept as
-    Python source, to be evaluated in the user's namespace.
-    """
-    parts: list[str] = []
-    depth = 0
-    quote: str | None = None
-    current: list[str] = []
-    for ch in text:
-        if quote:
-            current.append(ch)
-            if ch == quote and (len(current) < 2 or current[-2] != "\\"):
-                quote = None
-        elif ch in "'\"":
-            quote = ch
-            current.append(ch)
-        elif ch in "([{":
-            depth += 1
-            current.append(ch)
-        elif ch in ")]}":
-            depth -= 1
-            current.append(ch)
-        elif ch.isspace() and depth == 0:
-            if current:
-                parts.append("".join(current))
-                current = []
-        else:
-            current.append(ch)
-    if quote or depth:
-        raise UsageError(f"unbalanced quotes or brackets in: {text.strip()}")
-    if current:
-        parts.append("".join(current))
-    out = []
-    for part in parts:
-        name, eq, expr = part.partition("=")
-        name = name.strip()
-        if not eq or not name.isidentifier() or not expr.strip():
-            raise UsageError(f"expected NAME=VALUE, got {part!r}")
-        out.append((name, expr.strip()))
-    return out
 
 
 def _evaluate(ctx: Context, name: str, expr: str) -> Any:

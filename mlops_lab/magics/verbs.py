@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .arguments import expand_variables
+
 VERB_MODULES = [
     "mlops_lab.magics.tracking",
     "mlops_lab.magics.views",
@@ -138,6 +140,12 @@ def overview() -> str:
         "verbs:",
     ]
     lines += [f"  {name.ljust(width)}  {v.help}" for name, v in sorted(table.items())]
+    lines += [
+        "",
+        "log and param evaluate their NAME=EXPR values as Python. In other verbs' arguments",
+        "{name}, {name.attr} and $name are notebook variables, looked up, never evaluated;",
+        "{{, }} and $$ stand for {, } and $.",
+    ]
     return "\n".join(lines)
 
 
@@ -168,6 +176,7 @@ def dispatch(ctx: Context, line: str) -> Any:
         rest = shlex.split(head[1] if len(head) > 1 else "", posix=True)
     except ValueError as exc:
         raise UsageError(f"%mlops {name}: cannot parse the arguments: {exc}") from None
+    rest = [expand_variables(argument, ctx.user_ns) for argument in rest]
     try:
         args = entry.parser().parse_args(rest)
     except HelpShown:

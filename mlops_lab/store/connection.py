@@ -5,6 +5,11 @@ every connection uses WAL, ``synchronous=NORMAL`` and a busy timeout, and every
 write is a short ``BEGIN IMMEDIATE`` transaction retried with backoff when
 SQLite still answers "database is locked". A file that is not an mlops-lab
 database is refused before anything is written to it.
+
+A store this process may not write (a read-only mount, a file or folder
+without write permission) is opened read-only (SQLite's ``mode=ro``, and
+``immutable=1`` when not even the WAL index can be created beside it), so it
+can still be read; a write then says the store is read-only.
 """
 
 from __future__ import annotations
@@ -14,11 +19,13 @@ import random
 import sqlite3
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
 from ..errors import NotAStoreError, StoreError, StoreVersionError
+from .locate import check_layout
 from .schema import APPLICATION_ID, SCHEMA_VERSION, migrate
 
 T = TypeVar("T")
@@ -33,12 +40,43 @@ def _is_busy(exc: sqlite3.OperationalError) -> bool:
     return "locked" in text or "busy" in text
 
 
+def _uri(db_path: Path, *, immutable: bool = False) -> str:
+    """The ``file:`` URI that opens ``db_path`` read-only (any character in the path is safe)."""
+    query = "mode=ro&immutable=1" if immutable else "mode=ro"
+    return f"file:{urllib.parse.quote(str(db_path))}?{query}"
+
+
+def _needs_immutable(db_path: Path) -> bool:
+    """True when SQLite cannot create the WAL index beside ``db_path`` (a read-only folder)."""
+    shm = db_path.with_name(db_path.name + "-shm")
+    return not shm.exists() and not os.access(db_path.parent, os.W_OK)
+
+
+def is_writable(db_path: Path) -> bool:
+    """Can this process write the store's database (and the WAL files beside it)?"""
+    if not db_path.exists():
+        return True  # created on open; a folder that refuses it says so then
+    if not os.access(db_path, os.W_OK):
+        return False
+    if os.access(db_path.parent, os.W_OK):
+        return True
+    side = [db_path.with_name(db_path.name + s) for s in ("-wal", "-shm")]
+    return all(p.exists() and os.access(p, os.W_OK) for p in side)
+
+
 def check_file(db_path: Path) -> None:
     """Refuse a file that exists but is not an mlops-lab database, without touching it."""
-    if not db_path.exists() or db_path.stat().st_size == 0:
-        return
-    with open(db_path, "rb") as fh:
-        header = fh.read(16)
+    check_layout(db_path.parent)
+    try:
+        if not db_path.exists() or db_path.stat().st_size == 0:
+            return
+        with open(db_path, "rb") as fh:
+            header = fh.read(16)
+    except OSError as exc:
+        raise StoreError(
+            f"cannot read the store database {db_path}: {exc.strerror or exc}",
+            path=str(db_path),
+        ) from exc
     if header != _SQLITE_MAGIC:
         raise NotAStoreError(
             f"{db_path} is not an mlops-lab store (not an SQLite database); "
@@ -46,7 +84,11 @@ def check_file(db_path: Path) -> None:
             path=str(db_path),
         )
     try:
-        conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+        conn = sqlite3.connect(
+            _uri(db_path, immutable=_needs_immutable(db_path)),
+            uri=True,
+            timeout=BUSY_TIMEOUT_MS / 1000,
+        )
         try:
             app_id = conn.execute("PRAGMA application_id").fetchone()[0]
             version = conn.execute("PRAGMA user_version").fetchone()[0]
@@ -77,10 +119,20 @@ class Connection:
 
     After ``fork`` the child opens its own connection on first use, so a
     connection is never used by two processes.
+
+    Parameters
+    ----------
+    db_path
+        The ``mlops.db`` file.
+    read_only
+        ``True`` opens it read-only, ``False`` read-write; the default decides
+        from what this process may write (:func:`is_writable`).
     """
 
-    def __init__(self, db_path: Path) -> None:
+    def __init__(self, db_path: Path, *, read_only: bool | None = None) -> None:
         self.db_path = db_path
+        self._read_only_wanted = read_only
+        self.read_only = bool(read_only)
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
         self._pid = -1
@@ -94,7 +146,22 @@ class Connection:
 
     def _open(self) -> sqlite3.Connection:
         check_file(self.db_path)
-        self.db_path.parent.mkdir(parents=True, exist_ok=True)
+        wanted = self._read_only_wanted
+        self.read_only = not is_writable(self.db_path) if wanted is None else wanted
+        if self.read_only:
+            return self._open_read_only()
+        folder = self.db_path.parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot create the store folder {folder}: {exc.strerror or exc}", path=str(folder)
+            ) from exc
+        if not self.db_path.exists() and not os.access(folder, os.W_OK):
+            raise StoreError(
+                f"cannot create the store database {self.db_path}: the folder is not writable",
+                path=str(self.db_path),
+            )
         try:
             conn = sqlite3.connect(
                 self.db_path,
@@ -108,7 +175,34 @@ class Connection:
             if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
                 self._migrate(conn)
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"cannot open the store {self.db_path}: {exc}") from exc
+            raise StoreError(
+                f"cannot open the store {self.db_path}: {exc}", path=str(self.db_path)
+            ) from exc
+        return conn
+
+    def _open_read_only(self) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(
+                _uri(self.db_path, immutable=_needs_immutable(self.db_path)),
+                uri=True,
+                timeout=BUSY_TIMEOUT_MS / 1000,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(
+                f"cannot open the read-only store {self.db_path}: {exc}", path=str(self.db_path)
+            ) from exc
+        if version < SCHEMA_VERSION:
+            conn.close()
+            what = "is empty" if version == 0 else f"has the older schema version {version}"
+            raise StoreError(
+                f"the store {self.db_path} is read-only and {what}; this mlops-lab reads "
+                f"version {SCHEMA_VERSION}: open it once with write access to upgrade it",
+                path=str(self.db_path),
+            )
         return conn
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
@@ -154,10 +248,19 @@ class Connection:
             return result
 
         with self._lock:
+            _ = self.raw  # opens the connection, which tells whether the store is read-only
+            if self.read_only:
+                raise StoreError(
+                    f"the store {self.db_path.parent} is read-only (opened read-only, as this "
+                    f"process may not write {self.db_path}): it can be read, not written",
+                    path=str(self.db_path),
+                )
             try:
                 return self._retry(attempt)
             except sqlite3.OperationalError as exc:
-                raise StoreError(f"writing to {self.db_path} failed: {exc}") from exc
+                raise StoreError(
+                    f"writing to {self.db_path} failed: {exc}", path=str(self.db_path)
+                ) from exc
 
     def read(self, sql: str, params: tuple | list | dict = ()) -> list[tuple]:
         with self._lock:

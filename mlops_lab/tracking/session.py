@@ -220,20 +220,39 @@ class Session:
                     self._pending = [r for r in self._pending if r[0] != run_id]
             return rows
 
+    def _put_back(self, rows: list[tuple[str, str, float, int, float]]) -> None:
+        """Return rows that could not be written to the front of the buffer (they are older)."""
+        if rows:
+            with self._lock:
+                self._pending = rows + self._pending
+
     def flush(self) -> None:
-        """Write every buffered metric now (one transaction per store)."""
+        """Write every buffered metric now (one transaction per store).
+
+        When a store's write fails, its rows (and those of the stores not tried
+        yet) go back to the buffer in their order and the error is raised; the
+        next flush writes them. A failed transaction is rolled back, so a
+        retried row is never stored twice.
+        """
         with self._flush_lock:
             rows = self._take()
             self._last_flush = time.monotonic()
             if not rows:
                 return
-            by_store: dict[Store, list] = {}
-            for row in rows:
-                store = self._pending_store.get(row[0]) or self.store()
-                by_store.setdefault(store, []).append(row)
-            now = time.time()
-            for store, batch in by_store.items():
-                store.log_metrics(batch, heartbeat=now)
+            by_store: dict[Store, list[int]] = {}  # the indices of each store's rows
+            written: set[Store] = set()
+            try:
+                for index, row in enumerate(rows):
+                    store = self._pending_store.get(row[0]) or self.store()
+                    by_store.setdefault(store, []).append(index)
+                now = time.time()
+                for store, indices in by_store.items():
+                    store.log_metrics([rows[i] for i in indices], heartbeat=now)
+                    written.add(store)
+            except BaseException:
+                done = {i for store in written for i in by_store[store]}
+                self._put_back([row for i, row in enumerate(rows) if i not in done])
+                raise
 
     def _ensure_thread(self) -> None:
         if self._thread is None or not self._thread.is_alive():
@@ -273,7 +292,8 @@ class Session:
                     dead.append(run_id)
             elif beat is not None and now - beat > STALE_HEARTBEAT_S:
                 dead.append(run_id)
-        store.mark_killed(dead, now)
+        if dead and not store.db.read_only:  # a read-only store is read as it stands
+            store.mark_killed(dead, now)
 
     def shutdown(self) -> None:
         """Interpreter exit: write what is buffered and close the runs still open."""

@@ -43,3 +43,39 @@ def test_typescript(node_project: Path, script: str) -> None:
         [*jlpm(), script], cwd=node_project, capture_output=True, text=True, timeout=300
     )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+
+
+def test_panel_arguments_reach_the_magic_unchanged(node_project: Path, shell, tmp_path) -> None:
+    """What the panel writes into a ``%mlops`` line is read back as the same text, inert."""
+    import json
+
+    import mlops_lab as ml
+
+    marker = tmp_path / "executed"
+    names = [
+        f"{{__import__('os').system('touch {marker}')}}",
+        f"$(touch {marker}) $HOME {{x}} $$ it's",
+    ]
+    built = subprocess.run(
+        [*jlpm(), "exec", "tsc", "-p", "tsconfig.test.json"],
+        cwd=node_project,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert built.returncode == 0, built.stdout[-4000:] + built.stderr[-4000:]
+    script = (
+        "const l = require('./build-test/src/logic.js');"
+        f"console.log(JSON.stringify({json.dumps(names)}.map(l.magicArgument)));"
+    )
+    done = subprocess.run(
+        ["node", "-e", script], cwd=node_project, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    shell.user_ns["x"] = "expanded"
+    for name, argument in zip(names, json.loads(done.stdout), strict=True):
+        with ml.start_run(name):
+            pass
+        view = shell.run_cell(f"%mlops show {argument}").result
+        assert ml.get_run(name).run_id[:8] in repr(view)
+    assert not marker.exists()

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import re
+import shutil
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 import mlops_lab as ml
-from mlops_lab.errors import NotAStoreError, StoreVersionError
+from mlops_lab.errors import NotAStoreError, StoreError, StoreVersionError
 from mlops_lab.store import Store, find_root, set_default_root
+from mlops_lab.store.connection import Connection, is_writable
 from mlops_lab.store.schema import SCHEMA_VERSION
+from mlops_lab.tracking import session as session_module
 
 
 def test_env_var_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -109,3 +116,157 @@ def test_blobs_are_content_addressed(store: Store, tmp_path: Path) -> None:
     run = ml.get_run("a")
     assert {a["path"] for a in run.artifacts} == {"report.txt", "copy.txt"}
     assert run.artifact_path("copy.txt").read_bytes() == b"hello"
+
+
+# -- store paths of the wrong kind -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (
+            lambda root: root.touch(),
+            r"the store path {root} is a file; an mlops-lab store is a folder",
+        ),
+        (
+            lambda root: (root / "mlops.db").mkdir(parents=True),
+            r"{root}/mlops.db is a folder; the store expects its SQLite database file",
+        ),
+        (
+            lambda root: (root.mkdir(), (root / "blobs").write_bytes(b"")),
+            r"{root}/blobs is a file; the store keeps its blobs .* in a folder",
+        ),
+    ],
+    ids=["store-is-a-file", "db-is-a-folder", "blobs-is-a-file"],
+)
+def test_a_store_path_of_the_wrong_kind_says_what_is_wrong(
+    store_root: Path, make, message: str
+) -> None:
+    make(store_root)
+    pattern = message.format(root=re.escape(str(store_root)))
+    with pytest.raises(StoreError, match=pattern):
+        ml.runs()
+    with pytest.raises(StoreError, match=pattern), ml.start_run("x"):
+        ml.log_artifact(b"model", name="m.bin")
+
+
+def test_a_store_path_naming_the_database_points_at_its_folder(tmp_path: Path) -> None:
+    root = tmp_path / "project" / ".mlops"
+    _filled_store(root, checkpoint=True)
+    set_default_root(root / "mlops.db")
+    with pytest.raises(StoreError, match=f"at the folder that holds it, {re.escape(str(root))}$"):
+        ml.runs()
+
+
+def test_a_store_under_a_file_says_which_file(tmp_path: Path) -> None:
+    (tmp_path / "plain").write_text("not a folder")
+    set_default_root(tmp_path / "plain" / ".mlops")
+    with pytest.raises(
+        StoreError, match=f"cannot create the store folder .*: {tmp_path}/plain is a file"
+    ):
+        ml.start_run("x")
+
+
+# -- read-only stores ------------------------------------------------------------------
+
+
+def _filled_store(root: Path, *, checkpoint: bool, died: bool = False) -> str:
+    """A store at ``root`` with one finished run (and one whose process died); returns its id."""
+    set_default_root(root)
+    with ml.start_run("trained") as run:
+        ml.log_param("C", 0.5)
+        for step in range(3):
+            ml.log_metric("acc", 0.8 + step / 10)
+    session_module.reset()
+    set_default_root(None)
+    if died:
+        code = "import os, mlops_lab as ml\nml.start_run('died')\nml.flush()\nos._exit(0)"
+        env = {**os.environ, "MLOPS_LAB_HOME": str(root)}
+        subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=120)
+    if checkpoint:  # a store closed cleanly: no -wal or -shm beside mlops.db
+        conn = sqlite3.connect(root / "mlops.db")
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.close()
+    return run.run_id
+
+
+def test_a_forced_read_only_open_reads_and_refuses_writes(tmp_path: Path) -> None:
+    root = tmp_path / "copy" / ".mlops"
+    run_id = _filled_store(root, checkpoint=True)
+    before = _digest(root / "mlops.db")
+    assert is_writable(root / "mlops.db")
+    conn = Connection(root / "mlops.db", read_only=True)
+    assert conn.read("SELECT name FROM runs") == [("trained",)]
+    assert conn.read_one("SELECT count(*) FROM metrics WHERE run_id = ?", (run_id,)) == (3,)
+    assert conn.read_only
+    with pytest.raises(StoreError, match=r"is read-only .*: it can be read, not written"):
+        conn.write(lambda c: c.execute("DELETE FROM runs"))
+    conn.close()
+    assert _digest(root / "mlops.db") == before
+
+
+READER = """
+import sys, mlops_lab as ml
+from mlops_lab.errors import StoreError
+runs = ml.runs()
+print("runs", sorted(runs["name"]))
+run = ml.get_run("trained")
+print("metrics", run.metrics, "params", run.params, "steps", list(run.metric_history("acc")["step"]))
+try:
+    ml.start_run("more")
+except StoreError as exc:
+    print("write refused:", exc)
+"""
+
+
+def _run_read_only(folder: Path, code: str, store: Path) -> subprocess.CompletedProcess:
+    """Run ``code`` with ``folder`` read-only for it: a read-only bind mount in a mount
+    namespace of its own when root (chmod does not stop root), else ``chmod -R a-w``."""
+    env = {**os.environ, "MLOPS_LAB_HOME": str(store)}
+    if os.geteuid() == 0:
+        if shutil.which("unshare") is None:
+            pytest.skip("root without unshare(1): cannot make a read-only folder")
+        probe = subprocess.run(["unshare", "--mount", "true"], capture_output=True)
+        if probe.returncode != 0:
+            pytest.skip(f"root without mount namespaces ({probe.stderr.decode().strip()})")
+        script = 'mount --bind -o ro "$1" "$1" && exec "$2" -c "$3"'
+        argv = ["unshare", "--mount", "sh", "-c", script, "sh", str(folder), sys.executable, code]
+        return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
+    for path in [folder, *folder.rglob("*")]:
+        path.chmod(path.stat().st_mode & ~0o222)
+    try:
+        return subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+        )
+    finally:
+        for path in [folder, *folder.rglob("*")]:
+            path.chmod(path.stat().st_mode | 0o200)
+
+
+@pytest.mark.parametrize("checkpoint", [True, False], ids=["closed-cleanly", "with-wal-files"])
+def test_a_read_only_store_can_be_read(tmp_path: Path, checkpoint: bool) -> None:
+    source = tmp_path / "source" / ".mlops"
+    _filled_store(source, checkpoint=checkpoint, died=True)
+    copy = tmp_path / "readonly"
+    shutil.copytree(source.parent, copy)
+    before = {p.name: _digest(p) for p in (copy / ".mlops").iterdir() if p.is_file()}
+    done = _run_read_only(copy, READER, copy / ".mlops")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "runs ['died', 'trained']"  # 'died' cannot be marked killed: still read
+    assert lines[1] == "metrics {'acc': 1.0} params {'C': 0.5} steps [0, 1, 2]"
+    assert lines[2].startswith(f"write refused: the store {copy / '.mlops'} is read-only")
+    after = {p.name: _digest(p) for p in (copy / ".mlops").iterdir() if p.is_file()}
+    assert after == before
+
+
+def test_a_new_store_in_a_read_only_folder_says_so(tmp_path: Path) -> None:
+    folder = tmp_path / "readonly"
+    folder.mkdir()
+    code = "import mlops_lab as ml\ntry:\n    ml.start_run('x')\nexcept Exception as e:\n    print(type(e).__name__, e)"
+    done = _run_read_only(folder, code, folder / ".mlops")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(
+        f"StoreError cannot create the store folder {folder / '.mlops'}: "
+    )
+    assert not (folder / ".mlops").exists()
