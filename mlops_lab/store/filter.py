@@ -516,13 +516,9 @@ class _Parser:
             else:
                 self.accept_keyword("asc")
             if field.kind == "metrics":
-                # Numbers, then NaN (a NULL value), then runs without the key, either way.
-                key = self.bind(field.key)
-                terms.append(
-                    "(SELECT value IS NULL FROM latest_metrics "
-                    f"WHERE run_id = r.run_id AND key = {key}) ASC NULLS LAST"
-                )
-            terms.append(f"{self.order_expr(field)} {direction} NULLS LAST")
+                terms.append(self.metric_order(field.key, direction))
+            else:
+                terms.append(f"{self.order_expr(field)} {direction} NULLS LAST")
             if self.tok.kind == "comma":
                 self.advance()
                 continue
@@ -530,12 +526,23 @@ class _Parser:
                 raise self.error(f"unexpected {self.tok.text!r} in ORDER BY")
             return terms
 
+    def metric_order(self, key: str, direction: str) -> str:
+        """Numbers (ascending or descending), then NaN, then runs without the key.
+
+        One lookup per run: SQLite sorts every number before any text, so NaN
+        (a NULL value) becomes the text 'NaN', and descending is ascending on
+        the negated value; a run without the key gives NULL, sorted last.
+        """
+        value = "-value" if direction == "DESC" else "value"
+        return (
+            f"(SELECT coalesce({value}, 'NaN') FROM latest_metrics "
+            f"WHERE run_id = r.run_id AND key = {self.bind(key)}) ASC NULLS LAST"
+        )
+
     def order_expr(self, field: Field) -> str:
         if field.kind == "attributes":
             return ATTRIBUTES[field.key]
         key = self.bind(field.key)
-        if field.kind == "metrics":
-            return f"(SELECT value FROM latest_metrics WHERE run_id = r.run_id AND key = {key})"
         if field.kind == "params":
             return (
                 "(SELECT CASE WHEN vtype IN ('int', 'float') THEN CAST(value AS REAL) "
