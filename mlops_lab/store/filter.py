@@ -13,8 +13,8 @@ Identifiers are ``metrics.KEY``, ``params.KEY``, ``tags.KEY`` (keys may hold
 dots, dashes and slashes, or be quoted with backticks or double quotes) and
 the run attributes in :data:`ATTRIBUTES` (with MLflow's aliases in
 :data:`ALIASES`). Literals are numbers or strings in single (or double)
-quotes; a backslash in a string is an ordinary character, as in MLflow, so
-``LIKE`` has no escape character. Every literal becomes a bound SQL
+quotes; a quote inside a string is doubled (``'it''s'``), and a backslash is
+an ordinary character, as in MLflow, so ``LIKE`` has no escape character. Every literal becomes a bound SQL
 parameter, never SQL text, and a mistake raises :class:`FilterSyntaxError`
 pointing at the bad token.
 
@@ -115,7 +115,7 @@ _TOKEN = re.compile(
     r"""
     (?P<ws>\s+)
   | (?P<number>[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)(?![\w.]))
-  | (?P<string>'(?:''|\\'|[^'])*'|"(?:""|\\"|[^"])*")
+  | (?P<string>'(?:''|[^'])*'|"(?:""|[^"])*")
   | (?P<quoted>`[^`]*`)
   | (?P<op>==|!=|<>|<=|>=|=|<|>)
   | (?P<lparen>\()

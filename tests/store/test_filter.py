@@ -212,3 +212,13 @@ def test_type_errors_are_refused(expression: str, message: str) -> None:
     with pytest.raises(FilterSyntaxError) as info:
         ml.runs(filter=expression)
     assert message in str(info.value)
+
+
+def test_a_backslash_is_plain_text_and_never_escapes_a_quote(
+    mlflow_spellings: dict[str, float],
+) -> None:
+    assert set(ml.runs(filter="name = 'beta\\_1'")["name"]) == {"beta\\_1"}
+    # What the panel sends for the word `beta\`: the literal ends at the quote after it.
+    words = "(name ilike '%beta\\%' or status = 'beta\\')"
+    assert set(ml.runs(filter=words)["name"]) == {"beta\\_1"}
+    assert set(ml.runs(filter="name = 'it''s' or name = \"gamma%\"")["name"]) == {"gamma%"}
