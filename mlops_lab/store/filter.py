@@ -14,9 +14,9 @@ dots, dashes and slashes, or be quoted with backticks or double quotes) and
 the run attributes in :data:`ATTRIBUTES` (with MLflow's aliases in
 :data:`ALIASES`). Literals are numbers or strings in single (or double)
 quotes; a quote inside a string is doubled (``'it''s'``), and a backslash is
-an ordinary character, as in MLflow, so ``LIKE`` has no escape character. Every literal becomes a bound SQL
-parameter, never SQL text, and a mistake raises :class:`FilterSyntaxError`
-pointing at the bad token.
+an ordinary character, as in MLflow, so ``LIKE`` has no escape character.
+Every literal becomes a bound SQL parameter, never SQL text, and a mistake
+raises :class:`FilterSyntaxError` pointing at the bad token.
 
 What a comparison means, as in MLflow:
 
@@ -34,6 +34,14 @@ What a comparison means, as in MLflow:
   time in quotes.
 - Order: a metric sorts numbers first, then NaN, then runs without the key,
   whatever the direction; any other field puts runs without a value last.
+
+Where it differs on purpose (``tests/store/test_filter_mlflow_parity.py``
+checks each against MLflow): ``or``, parentheses, ``not``, ``in`` on any
+field, ``is null`` on metrics and attributes, ``==`` and ``<>``, ordered
+comparisons on text, ISO dates, lower-case statuses and ``LIKE`` on a status
+in any case, numeric comparison and order of params logged as numbers, ±inf
+kept as ±inf (MLflow stores ±1.7976931348623157e308), and ``'it''s'`` as one
+quote (MLflow keeps both).
 
 The compiled SQL refers to the runs table as ``r`` and experiments as ``e``.
 Depth and size are bounded (:data:`MAX_DEPTH`, :data:`MAX_COMPARISONS`,
