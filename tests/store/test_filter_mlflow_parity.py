@@ -352,3 +352,10 @@ def test_nan_reads_back_as_nan(both: Pair) -> None:
     assert math.isnan(frame.loc["delta\\x", "metrics.f1"])  # missing is NaN in the frame too
     history = ml.get_run(both.ids["ours"]["zeta 2"]).metric_history("val loss")
     assert math.isnan(history["value"].iloc[0])
+
+
+def test_a_trailing_and_is_refused(both: Pair) -> None:
+    # MLflow ignores a dangling AND; mlops-lab points at it.
+    assert both.mlflow("run_name = 'alpha' AND") == ["alpha"]
+    with pytest.raises(FilterSyntaxError, match="expected a field"):
+        both.ours("run_name = 'alpha' AND")
