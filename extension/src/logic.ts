@@ -30,9 +30,9 @@ export const DEFAULT_SORT: ISort = { key: 'start_time', desc: true };
 const EXPRESSION =
   /(^|\s|\()(metrics?|params?|parameters|tags?|attributes?|attr|run)\.|[=<>]|\s(i?like|in|is)\s/i;
 
-/** Quote text as a string literal of the runs filter language. */
+/** Quote text as a string literal of the runs filter language (a backslash is plain text). */
 export function quote(text: string): string {
-  return "'" + text.replace(/\\/g, '\\\\').replace(/'/g, "''") + "'";
+  return "'" + text.replace(/'/g, "''") + "'";
 }
 
 /** Does the filter box hold an expression of the filter language (rather than words)? */

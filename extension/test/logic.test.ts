@@ -45,7 +45,8 @@ test('words become a case-insensitive match on name, experiment, id and status',
 
 test('quotes in words cannot end the literal', () => {
   assert.equal(quote("it's"), "'it''s'");
-  assert.equal(quote('a\\b'), "'a\\\\b'");
+  assert.equal(quote('a\\b'), "'a\\b'");
+  assert.equal(quote('a\\'), "'a\\'");
   assert.ok(buildFilter("o'neil").includes("'%o''neil%'"));
 });
 

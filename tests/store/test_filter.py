@@ -119,3 +119,106 @@ def test_order_by(population: None, order: str | list[str], first: str) -> None:
 def test_nan_metric_sorts_last(population: None) -> None:
     names = list(ml.runs(order_by="metrics.acc desc")["name"])
     assert names[-1] == "RF-upper"
+
+
+@pytest.fixture
+def mlflow_spellings() -> dict[str, float]:
+    """Runs for MLflow's spellings; returns each run's start time in epoch milliseconds."""
+    starts = {}
+    for name, status, f1, tags in [
+        ("beta_1", "finished", 0.5, {"n": "5"}),
+        ("betaX1", "failed", float("nan"), {"n": "5.0", "owner": "ana"}),
+        ("beta\\_1", "killed", 0.7, {"owner": "bo"}),
+        ("gamma%", "finished", None, {}),
+    ]:
+        with ml.start_run(name, tags=tags) as run:
+            if f1 is not None:
+                ml.log_metric("f1", f1)
+            if status != "finished":
+                ml.end_run(status)
+        starts[name] = int(run.store.run_record(run.run_id)["start_time"] * 1000)
+    return starts
+
+
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        ("attributes.status = 'FINISHED'", {"beta_1", "gamma%"}),
+        ("status != 'FINISHED'", {"betaX1", "beta\\_1"}),
+        ("status in ('FAILED', 'killed')", {"betaX1", "beta\\_1"}),
+        ("status like 'FIN%'", {"beta_1", "gamma%"}),
+        ("metrics.f1 != 0.5", {"betaX1", "beta\\_1"}),  # NaN is unequal; missing is not a value
+        ("metrics.f1 not in (0.5, 0.7)", {"betaX1"}),
+        ("metrics.f1 = 0", set()),
+        ("metrics.f1 <= 1", {"beta_1", "beta\\_1"}),
+        ("attributes.start_time > 1000000000000", {"beta_1", "betaX1", "beta\\_1", "gamma%"}),
+        ("attributes.start_time > 10000000000000", set()),
+        ("tags.n = '5'", {"beta_1"}),
+        ("run_name LIKE 'beta\\_1'", {"beta\\_1"}),  # a backslash is a plain character
+        ("run_name LIKE 'beta_1'", {"beta_1", "betaX1"}),
+        ("name like '%\\%'", {"beta\\_1"}),
+        ("attributes.created > 0", {"beta_1", "betaX1", "beta\\_1", "gamma%"}),
+        ("attributes.`Run name` = 'gamma%'", {"gamma%"}),
+        ("`run name` = 'gamma%'", {"gamma%"}),
+        ("attributes.user_id is not null", {"beta_1", "betaX1", "beta\\_1", "gamma%"}),
+        ("`tags`.owner = 'ana'", {"betaX1"}),
+        ("`tags`.`owner` != 'ana'", {"beta\\_1"}),
+        ("parameter.x is null and attr.status = 'KILLED'", {"beta\\_1"}),
+    ],
+)
+def test_mlflow_spellings_and_meanings(
+    mlflow_spellings: dict[str, float], expression: str, expected: set[str]
+) -> None:
+    assert set(ml.runs(filter=expression)["name"]) == expected
+
+
+def test_start_time_compares_epoch_milliseconds(mlflow_spellings: dict[str, float]) -> None:
+    ms = mlflow_spellings["betaX1"]
+    assert list(ml.runs(filter=f"start_time = {ms}")["name"]) == ["betaX1"]
+    later = list(ml.runs(filter=f"start_time > {ms}", order_by="start_time")["name"])
+    assert later == ["beta\\_1", "gamma%"]
+    assert list(ml.runs(filter=f"created <= {ms}", order_by="created desc")["name"]) == [
+        "betaX1",
+        "beta_1",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("order", "names"),
+    [
+        ("metrics.f1", ["beta_1", "beta\\_1", "betaX1", "gamma%"]),
+        ("metrics.f1 desc", ["beta\\_1", "beta_1", "betaX1", "gamma%"]),
+    ],
+)
+def test_metric_order_puts_nan_after_numbers_and_missing_last(
+    mlflow_spellings: dict[str, float], order: str, names: list[str]
+) -> None:
+    assert list(ml.runs(order_by=order)["name"]) == names
+
+
+@pytest.mark.parametrize(
+    ("expression", "message"),
+    [
+        ("attribute.status = 1", "status is text"),
+        ("run_id in (1, 2)", "run_id is text"),
+        ("tags.n = 5", "tags are text"),
+        ("metrics.f1 like '0.5'", "LIKE does not apply"),
+        ("start_time like '2026%'", "LIKE does not apply"),
+        ("duration_s > '10'", "number of seconds"),
+        ("metrics acc > 1", "expected a key after metrics."),
+    ],
+)
+def test_type_errors_are_refused(expression: str, message: str) -> None:
+    with pytest.raises(FilterSyntaxError) as info:
+        ml.runs(filter=expression)
+    assert message in str(info.value)
+
+
+def test_a_backslash_is_plain_text_and_never_escapes_a_quote(
+    mlflow_spellings: dict[str, float],
+) -> None:
+    assert set(ml.runs(filter="name = 'beta\\_1'")["name"]) == {"beta\\_1"}
+    # What the panel sends for the word `beta\`: the literal ends at the quote after it.
+    words = "(name ilike '%beta\\%' or status = 'beta\\')"
+    assert set(ml.runs(filter=words)["name"]) == {"beta\\_1"}
+    assert set(ml.runs(filter="name = 'it''s' or name = \"gamma%\"")["name"]) == {"gamma%"}
