@@ -144,3 +144,58 @@ def test_no_bar_when_progress_is_off(capsys: pytest.CaptureFixture[str]) -> None
     bar.update(3)
     bar.close()
     assert capsys.readouterr() == ("", "")
+
+
+WATCHER = """
+import signal, subprocess, sys, time
+subprocess.Popen([sys.executable, "-c", '''
+import signal, sys, time
+signal.signal(signal.SIGINT, lambda *_: open(sys.argv[1], "a").write("SIGINT\\\\n"))
+open(sys.argv[1], "a").write("ready\\\\n")
+time.sleep(8)
+''', {path!r}])
+"""
+
+
+def _interrupts_seen_at_shutdown(manager_class: type, tmp_path: Path) -> list[str]:
+    """Start a kernel, give it a child in its process group that records SIGINTs, shut down."""
+    import asyncio
+    import time
+
+    from mlops_lab.pipeline.kernel import kernel_config
+
+    record = tmp_path / f"{manager_class.__name__}.log"
+
+    async def run() -> None:
+        km = manager_class(kernel_name="python3", config=kernel_config(str(tmp_path)))
+        await km.start_kernel(cwd=str(tmp_path))
+        kc = km.client()
+        kc.start_channels()
+        try:
+            await kc.wait_for_ready(timeout=60)
+            await kc.execute_interactive(WATCHER.format(path=str(record)), timeout=60)
+            for _ in range(100):
+                if record.is_file() and "ready" in record.read_text():
+                    break
+                time.sleep(0.1)
+        finally:
+            kc.stop_channels()
+            await km.shutdown_kernel()
+
+    asyncio.run(run())
+    time.sleep(0.5)
+    return [line for line in record.read_text().splitlines() if line != "ready"]
+
+
+@pytest.mark.kernel
+def test_the_pipeline_kernel_is_shut_down_without_an_interrupt(
+    tmp_path: Path, python3_kernel: str
+) -> None:
+    from jupyter_client.manager import AsyncKernelManager
+
+    from mlops_lab.pipeline.kernel import kernel_manager_class
+
+    # jupyter_client's own manager interrupts first (what made a busy kernel log
+    # "KeyboardInterrupt caught in kernel"); the pipeline's does not.
+    assert _interrupts_seen_at_shutdown(AsyncKernelManager, tmp_path) == ["SIGINT"]
+    assert _interrupts_seen_at_shutdown(kernel_manager_class(), tmp_path) == []
