@@ -60,15 +60,16 @@ def execute(notebook: Path, output: Path, store_root: Path, cwd: Path) -> None:
     """Run one notebook with papermill in a kernel that records into ``store_root``.
 
     The kernel sees ``output`` as its notebook, so runs (and pipelines promoted from
-    them) are rooted in ``cwd``, not in the installed package.
+    them) are rooted in ``cwd``, not in the installed package. The kernel is the
+    pipeline's (:mod:`mlops_lab.pipeline.kernel`): its own log lines stay quiet.
     """
-    import papermill
+    from .pipeline.kernel import execute_notebook
 
     previous = {k: os.environ.get(k) for k in ("MLOPS_LAB_HOME", "MLOPS_LAB_NOTEBOOK")}
     os.environ["MLOPS_LAB_HOME"] = str(store_root)
     os.environ["MLOPS_LAB_NOTEBOOK"] = str(output)
     try:
-        papermill.execute_notebook(
+        execute_notebook(
             str(notebook),
             str(output),
             kernel_name="python3",
@@ -248,8 +249,26 @@ def run_demo(directory: str | os.PathLike[str] = "mlops-lab-demo") -> int:
     )
     print("\n".join(summary.lines()))
     print()
-    print("Open the notebooks in JupyterLab:  jupyter lab " + str(work))
+    print("\n".join(next_steps(work)))
     return 0
+
+
+def next_steps(work: Path, *, lab_installed: bool | None = None) -> list[str]:
+    """How to open the executed notebooks: ``jupyter lab``, after installing it if needed.
+
+    ``lab_installed`` defaults to whether ``jupyterlab`` can be imported here.
+    """
+    if lab_installed is None:
+        from importlib.util import find_spec
+
+        lab_installed = find_spec("jupyterlab") is not None
+    if lab_installed:
+        return [f"Open the notebooks in JupyterLab:  jupyter lab {work}"]
+    return [
+        "Open the notebooks in JupyterLab (with the Experiments panel):",
+        '  pip install "mlops-lab[lab]"',
+        f"  jupyter lab {work}",
+    ]
 
 
 def _cpu_seconds() -> float:

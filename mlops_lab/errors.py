@@ -34,6 +34,7 @@ the bug it is::
     └── MissingDependencyError      an optional dependency is not installed
 
     MlopsLabWarning                 something was not logged, the user's code went on
+    └── OnnxExportWarning           a bundle was written without model.onnx (says why)
 """
 
 from __future__ import annotations
@@ -274,3 +275,7 @@ class MissingDependencyError(MlopsLabError, ImportError):
 
 class MlopsLabWarning(UserWarning):
     """Something could not be logged; the user's own code carried on."""
+
+
+class OnnxExportWarning(MlopsLabWarning):
+    """A bundle was written without ``model.onnx``; the message says why (skops still serves)."""

@@ -141,3 +141,49 @@ def test_demo_writes_the_notebooks_and_a_comparison_page(demo: DemoResult) -> No
     for i in range(1, len(NOTEBOOKS) + 1):
         assert f"[{i}/{len(NOTEBOOKS)}] executing" in demo.stdout
     assert re.search(r"finished in [0-9.]+ s \([0-9.]+ s CPU\)", demo.stdout)
+
+
+def test_demo_output_and_notebooks_have_no_kernel_log_lines(demo: DemoResult) -> None:
+    import nbformat
+
+    assert "IPKernelApp" not in demo.stdout + demo.stderr, demo.stderr[-3000:]
+    for name in NOTEBOOKS:
+        nb = nbformat.read(demo.work / name, as_version=4)
+        for cell in nb.cells:
+            for output in cell.get("outputs", []):
+                text = output.get("text", "") + str(output.get("data", {}).get("text/plain", ""))
+                assert "IPKernelApp" not in text, (name, cell.source[:80], text)
+
+
+def test_demo_ends_with_a_jupyter_lab_command_that_works_here(demo: DemoResult) -> None:
+    from importlib.util import find_spec
+
+    from mlops_lab.demo import next_steps
+
+    expected = next_steps(demo.work)
+    assert demo.stdout.rstrip().splitlines()[-len(expected) :] == expected
+    assert expected[-1].endswith(f"jupyter lab {demo.work}")
+    assert (len(expected) == 1) == (find_spec("jupyterlab") is not None)
+
+
+def test_without_jupyterlab_the_demo_says_how_to_install_it(tmp_path: Path) -> None:
+    from mlops_lab.demo import next_steps
+
+    lines = next_steps(tmp_path, lab_installed=False)
+    assert '  pip install "mlops-lab[lab]"' in lines
+    assert lines[-1] == f"  jupyter lab {tmp_path}"
+    assert lines.index('  pip install "mlops-lab[lab]"') < len(lines) - 1
+    assert next_steps(tmp_path, lab_installed=True) == [
+        f"Open the notebooks in JupyterLab:  jupyter lab {tmp_path}"
+    ]
+
+
+def test_the_demo_folder_of_a_checkout_is_ignored_by_git() -> None:
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run(
+        ["git", "check-ignore", "--no-index", "mlops-lab-demo/notebooks/01.ipynb"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr

@@ -142,8 +142,10 @@ def _coerce(
     return None, [Failure(col.name, "dtype", message, None, str(series.dtype))]
 
 
-def _missing(series: pd.Series, col: ColumnSchema) -> list[Failure]:
-    mask = series.isna().to_numpy()
+def _missing(series: pd.Series, col: ColumnSchema, given: pd.Series) -> list[Failure]:
+    """Values missing in ``given``, the column as it came (a value that failed ``dtype`` is
+    not also reported as missing, although coercing it to the schema's kind made it NaN)."""
+    mask = given.isna().to_numpy()
     n_missing = int(mask.sum())
     if not n_missing:
         return []
@@ -296,11 +298,12 @@ def _text(series: pd.Series, col: ColumnSchema) -> list[Failure]:
 
 
 def check_column(series: pd.Series, col: ColumnSchema) -> list[Failure]:
-    """Every check of ``col`` on ``series``."""
-    series, failures = _coerce(series, col.kind, col)
+    """Every check of ``col`` on ``series``; a bad value is reported by one check only."""
+    given = series
+    series, failures = _coerce(given, col.kind, col)
     if series is None:
         return failures
-    failures += _missing(series, col)
+    failures += _missing(series, col, given)
     kind = column_kind(series)
     if kind in NUMERIC and col.kind in NUMERIC:
         failures += _range(series, col)

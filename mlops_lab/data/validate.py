@@ -1,20 +1,28 @@
 """``validate``: apply a schema to a dataset and return a :class:`ValidationReport`.
 
 The schema can be a :class:`~.schema.Schema`, a schema file (JSON or YAML), or
-``against=RUN`` for the schema of the dataset that run was trained on. Results
+``against=RUN`` for the schema of the dataset that run was trained on. Scoring
+data has no target: when that run logged a model with named input columns,
+``against=RUN`` checks those columns only (a target column that is there is
+ignored, not an extra column); ``inputs_only=False`` checks every column of the
+training data. Results
 are stored, linked to the data's digest and the active run, when a run is
 open (or ``record=True``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidArgumentError, SchemaError
 from .io import DataLike, as_frame
 from .report import ValidationReport
 from .schema import Schema
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def resolve_schema(schema: Any = None, *, against: Any = None) -> Schema:
@@ -38,11 +46,38 @@ def resolve_schema(schema: Any = None, *, against: Any = None) -> Schema:
     )
 
 
+def model_inputs(run: Any) -> list[str] | None:
+    """The input column names of the last model ``run`` logged (None: no named columns)."""
+    from ..tracking.session import resolve
+
+    store, run_id = resolve(run)
+    for art in reversed(store.artifacts(run_id)):
+        signature = (art.get("meta") or {}).get("signature") if art["kind"] == "model" else None
+        if isinstance(signature, dict) and signature.get("type") == "dataframe":
+            return [str(c["name"]) for c in signature.get("columns") or []]
+    return None
+
+
+def _inputs_schema(schema: Schema, inputs: list[str] | None) -> tuple[Schema, list[str]]:
+    """``schema`` narrowed to a model's ``inputs``; and the names it no longer checks."""
+    if not inputs or not set(inputs) & set(schema.names):
+        return schema, []
+    keep = [c for c in schema.columns if c.name in inputs]
+    dropped = [c.name for c in schema.columns if c.name not in inputs]
+    return dataclasses.replace(schema, columns=keep), dropped
+
+
+def _without(frame: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+    present = [n for n in names if n in frame.columns]
+    return frame.drop(columns=present) if present else frame
+
+
 def validate(
     data: DataLike,
     schema: Schema | str | os.PathLike[str] | dict | None = None,
     *,
     against: Any = None,
+    inputs_only: bool = True,
     record: bool | None = None,
 ) -> ValidationReport:
     """Validate a dataset against a schema; every check runs (lazy validation).
@@ -61,6 +96,10 @@ def validate(
     against
         Instead of ``schema``: a run (id, prefix, name or ``Run``) whose training
         dataset's schema is used.
+    inputs_only
+        With ``against``: check only the columns the run's model takes (when it logged
+        a model with named columns), so scoring data without the target passes;
+        ``False`` checks every column of the training data.
     record
         Store the result (linked to the data's digest and the active run).
         Default: when a run is open.
@@ -73,11 +112,14 @@ def validate(
     from .checks import run_checks
 
     resolved = resolve_schema(schema, against=against)
+    ignored: list[str] = []
+    if against is not None and inputs_only:
+        resolved, ignored = _inputs_schema(resolved, model_inputs(against))
     frame, source = as_frame(data)
     report = ValidationReport(
         n_rows=len(frame),
         n_cols=frame.shape[1],
-        failures=run_checks(frame, resolved),
+        failures=run_checks(_without(frame, ignored), resolved),
         index=frame.index,
         schema_digest=resolved.digest,
         source=source,

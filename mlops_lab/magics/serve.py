@@ -72,4 +72,10 @@ def monitor(ctx: Context, args: argparse.Namespace) -> object:
         if args.reference not in ctx.user_ns:
             raise UsageError(f"%mlops monitor: no variable {args.reference!r} in the namespace")
         reference = ctx.user_ns[args.reference]
-    return report(args.name, since=args.since, reference=reference)
+    result = report(args.name, since=args.since, reference=reference)
+    if reference is None and result.drift_note and "reference=" in result.drift_note:
+        # the API's hint names its Python keyword; here the flag is the way to pass it
+        result.drift_note = (
+            "no reference data: pass --reference VAR (a variable holding the training frame)"
+        )
+    return result

@@ -1,17 +1,25 @@
 """ONNX export of a bundled model, kept only when it answers like the original.
 
-:func:`convert` asks skl2onnx for an ONNX graph (classifiers without the
-ZipMap, so probabilities come out as one matrix), runs it with ONNX Runtime
+:func:`convert` asks skl2onnx for an ONNX graph (classifiers, pipelines and
+searches ending in one, without the ZipMap, so probabilities come out as one
+matrix; regressors with no options), runs it with ONNX Runtime
 on the input example and compares labels (exactly) and probabilities or
 values (within a tolerance) with scikit-learn's. The outcome is recorded
 either way: ``status`` is ``verified``, ``mismatch``, ``failed`` (skl2onnx
 cannot convert the model) or ``unavailable`` (skl2onnx or onnxruntime is not
-installed: ``pip install 'mlops-lab[onnx]'``), with the reason.
+installed: ``pip install 'mlops-lab[onnx]'``), with the reason. Anything
+but ``verified`` is also said once, as an
+:class:`~mlops_lab.errors.OnnxExportWarning`: the bundle still serves with
+scikit-learn, but the user asked for an ONNX model and should know why there
+is none.
 """
 
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING, Any
+
+from ..errors import OnnxExportWarning
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -70,10 +78,40 @@ def _arrays(schema: InputSchema, frame: pd.DataFrame) -> dict[str, Any]:
     return out
 
 
+def converter_options(model: Any) -> dict[str, Any] | None:
+    """skl2onnx options for ``model``: no ZipMap for a classifier, none for anything else.
+
+    skl2onnx refuses an option the model's converter does not declare (``zipmap`` on a
+    ``Ridge``), so classifier options go to classifiers only; ``is_classifier`` also
+    answers for a ``Pipeline`` (its last step) and a search (its estimator).
+    """
+    from sklearn.base import is_classifier
+
+    return {"zipmap": False} if is_classifier(model) else None
+
+
 def convert(
     model: Any, schema: InputSchema, example: pd.DataFrame
 ) -> tuple[bytes | None, dict[str, Any]]:
-    """``(onnx bytes or None, record)``: the ONNX model when it matches scikit-learn."""
+    """``(onnx bytes or None, record)``: the ONNX model when it matches scikit-learn.
+
+    Warns (:class:`~mlops_lab.errors.OnnxExportWarning`) with the reason when the
+    export is unavailable, fails or does not match.
+    """
+    data, record = _convert(model, schema, example)
+    if data is None:
+        warnings.warn(
+            f"no model.onnx in the bundle: ONNX export {record['status']}: {record['reason']} "
+            "(the bundle serves with scikit-learn)",
+            OnnxExportWarning,
+            stacklevel=3,
+        )
+    return data, record
+
+
+def _convert(
+    model: Any, schema: InputSchema, example: pd.DataFrame
+) -> tuple[bytes | None, dict[str, Any]]:
     try:
         import onnxruntime as ort
         from skl2onnx import to_onnx
@@ -85,7 +123,7 @@ def convert(
     import numpy as np
 
     try:
-        onx = to_onnx(model, initial_types=input_types(schema), options={"zipmap": False})
+        onx = to_onnx(model, initial_types=input_types(schema), options=converter_options(model))
         data = onx.SerializeToString()
         session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
     except Exception as exc:

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import MlopsLabError, PipelineStepError
 from .gate import GateDecision, current_champion, decide
+from .progress import Progress
 from .promote import PARENT_ENV_VAR
 from .spec import PipelineSpec, find
 
@@ -77,10 +78,53 @@ def kernel_environment(**values: str) -> Iterator[None]:
 
 
 def papermill_execute(input_path: str, output_path: str, **kwargs: Any) -> Any:
-    """The default notebook executor: ``papermill.execute_notebook``."""
-    import papermill
+    """The default notebook executor: ``papermill.execute_notebook`` in a quiet IPC kernel.
 
-    return papermill.execute_notebook(input_path, output_path, **kwargs)
+    See :mod:`.kernel`: the kernel's own log lines stay out of the caller's output.
+    """
+    from .kernel import execute_notebook
+
+    return execute_notebook(input_path, output_path, **kwargs)
+
+
+def notebook_error(error: BaseException, output: Path) -> str:
+    """One readable line (or a few) for a notebook that failed under papermill.
+
+    papermill reports an error the kernel printed without raising it (a magic's
+    ``UsageError``, printed on stderr) as a ``CellExecutionError`` with no message: the
+    message is then taken from the failing cell's stderr in the executed notebook.
+    """
+    ename = getattr(error, "ename", None) or type(error).__name__
+    evalue = str(getattr(error, "evalue", error) or "").strip()
+    if evalue:
+        return f"{ename}: {evalue}"
+    printed = _failed_cell_stderr(output, getattr(error, "exec_count", None))
+    return printed or f"{ename} (the cell printed no message; see the kept output notebook)"
+
+
+def _failed_cell_stderr(output: Path, exec_count: int | None) -> str:
+    import re
+
+    import nbformat
+
+    try:
+        nb = nbformat.read(output, as_version=4)
+    except Exception:  # no output notebook, or a partial one: nothing more to say
+        return ""
+    cells = [c for c in nb.cells if c.cell_type == "code"]
+    failed = [c for c in cells if c.get("metadata", {}).get("papermill", {}).get("exception")]
+    failed = failed or [c for c in cells if exec_count and c.get("execution_count") == exec_count]
+    if not failed:
+        return ""
+    text = "".join(
+        o.get("text", "")
+        for o in failed[0].get("outputs", [])
+        if o.get("output_type") == "stream" and o.get("name") == "stderr"
+    )
+    text = re.sub(r"\x1b\[[0-9;]*m", "", text).strip()
+    if "UsageError:" in text:
+        text = text[text.rindex("UsageError:") :]
+    return "\n".join(text.splitlines()[-20:])
 
 
 class _Runner:
@@ -170,6 +214,7 @@ class _Runner:
         with tempfile.TemporaryDirectory(prefix="mlops-pipeline-") as tmp:
             output = Path(tmp) / notebook.name
             error: BaseException | None = None
+            message = ""
             with kernel_environment(
                 MLOPS_LAB_HOME=str(self.store.root),
                 MLOPS_LAB_NOTEBOOK=str(notebook),
@@ -188,6 +233,7 @@ class _Runner:
                     )
                 except Exception as exc:  # papermill's execution error, a dead kernel...
                     error = exc
+                    message = notebook_error(exc, output)  # before the output is removed
             train_run = self._train_run(started, failed=error is not None)
             self.result.train_run = train_run
             if output.exists():
@@ -200,8 +246,7 @@ class _Runner:
             self.result.steps["train"] = "failed"
             raise self.fail(
                 "train",
-                f"{getattr(error, 'ename', type(error).__name__)}: "
-                f"{getattr(error, 'evalue', error)}",
+                message,
                 cell_index=getattr(error, "cell_index", None),
                 source=getattr(error, "source", None),
             ) from None
@@ -342,7 +387,7 @@ def run_pipeline(
             decision = None
             for conf in spec.steps:
                 kind = conf.get("kind")
-                bar.set_description(f"{spec.name}: {conf.get('name', kind)}")
+                bar.describe(f"{spec.name}: {conf.get('name', kind)}")
                 if kind == "validate":
                     runner.validate(conf)
                 elif kind == "notebook":
@@ -355,6 +400,7 @@ def run_pipeline(
                     assert runner.result is not None
                     runner.result.version = runner.register(conf, train_run, decision)
                 bar.update(1)
+            bar.describe(spec.name)
             assert runner.result is not None
             runner.result.decision = decision
             status = "finished"
@@ -370,7 +416,5 @@ def run_pipeline(
     return runner.result
 
 
-def _progress(spec: PipelineSpec, enabled: bool) -> Any:
-    from tqdm.auto import tqdm
-
-    return tqdm(total=len(spec.steps), desc=spec.name, disable=not enabled, leave=False)
+def _progress(spec: PipelineSpec, enabled: bool) -> Progress:
+    return Progress(total=len(spec.steps), desc=spec.name, unit="step", enabled=enabled)

@@ -332,9 +332,8 @@ def _collect(
     pool: Any, tasks: list[Task], store: Store, name: str, progress: bool
 ) -> list[dict[str, Any]]:
     """Submit every task; merge each worker's store as its task finishes."""
-    from tqdm.auto import tqdm
-
     from ..store.merge import merge_store
+    from .progress import Progress
 
     done: queue.Queue = queue.Queue()
     futures = {}
@@ -343,7 +342,7 @@ def _collect(
         futures[id(future)] = task
         future.add_done_callback(done.put)
     rows = []
-    bar = tqdm(total=len(tasks), desc=f"{name} sweep", disable=not progress, leave=False)
+    bar = Progress(total=len(tasks), desc=f"{name} sweep", unit="run", enabled=progress)
     try:
         for _ in tasks:
             future = done.get()

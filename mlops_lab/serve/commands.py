@@ -54,11 +54,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_package(args: argparse.Namespace) -> int:
+    import warnings
+
+    from ..errors import OnnxExportWarning
     from ..package import package
 
-    bundle = package(
-        args.model, args.out, archive=args.archive, onnx=not args.no_onnx, overwrite=args.overwrite
-    )
+    with warnings.catch_warnings():
+        # the "onnx:" line below gives the reason; say it once
+        warnings.simplefilter("ignore", OnnxExportWarning)
+        bundle = package(
+            args.model,
+            args.out,
+            archive=args.archive,
+            onnx=not args.no_onnx,
+            overwrite=args.overwrite,
+        )
     onnx = bundle.onnx
     print(f"bundle {bundle.name} version {bundle.version} written to {bundle.path}")
     print(f"  onnx: {onnx.get('status')}" + (f" ({onnx['reason']})" if onnx.get("reason") else ""))

@@ -211,3 +211,48 @@ def test_against_a_run_without_data(frame: pd.DataFrame) -> None:
         pass
     with pytest.raises(SchemaError, match="logged no dataset"):
         ml.validate(frame, against="nodata")
+
+
+def test_a_text_value_in_a_numeric_column_is_reported_once(schema: ml.Schema) -> None:
+    df = make_frame()
+    df["income"] = df["income"].astype(object)
+    df.loc[3, "income"] = "forty"
+    df.loc[8, "income"] = None  # really missing: not_null, on its own row
+    report = ml.validate(df, schema)
+    income = [(f.check, list(report.index[f.positions])) for f in report.failures]
+    assert income == [("dtype", [3]), ("not_null", [8])], str(report)
+    cases = report.failure_cases
+    assert cases[cases["row"] == 3][["check", "value"]].to_dict("records") == [
+        {"check": "dtype", "value": "forty"}
+    ]
+    assert str(report).count("forty") == 1
+
+
+def _diabetes_run():
+    from sklearn.datasets import load_diabetes
+    from sklearn.linear_model import Ridge
+
+    train = load_diabetes(as_frame=True).frame  # the ten features and "target"
+    X, y = train.drop(columns="target"), train["target"]
+    with ml.start_run("diabetes") as run:
+        ml.log_dataset(train, "train")
+        ml.log_model(Ridge().fit(X, y), input_example=X.head())
+    return run, train
+
+
+def test_against_a_run_checks_the_model_inputs_of_scoring_data() -> None:
+    run, train = _diabetes_run()
+    scoring = train.drop(columns="target").sample(50, random_state=0)
+    report = ml.validate(scoring, against=run)
+    assert report.passed, str(report)
+    assert ml.validate(train.head(50), against="diabetes").passed  # a target there is fine
+    bad = scoring.assign(bmi=scoring["bmi"] + 10)
+    failed = ml.validate(bad, against=run)
+    assert [(f.column, f.check) for f in failed.failures] == [("bmi", "in_range")]
+
+
+def test_against_a_run_with_every_column_when_asked() -> None:
+    run, train = _diabetes_run()
+    scoring = train.drop(columns="target").head(50)
+    report = ml.validate(scoring, against=run, inputs_only=False)
+    assert [(f.column, f.check) for f in report.failures] == [("target", "column_present")]

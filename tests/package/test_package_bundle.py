@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import mlops_lab as ml
-from mlops_lab.errors import BundleError, BundleIntegrityError, ModelLoadError
+from mlops_lab.errors import BundleError, BundleIntegrityError, ModelLoadError, OnnxExportWarning
 from mlops_lab.package import load_bundle, package
 from mlops_lab.package.bundle import file_digest
 
@@ -87,7 +87,8 @@ def test_onnx_missing_is_recorded_and_sklearn_serves(cancer_run, tmp_path, monke
 
     monkeypatch.setattr(builtins, "__import__", no_onnx)
     run, *_ = cancer_run
-    bundle = package(run, tmp_path / "b")
+    with pytest.warns(OnnxExportWarning, match="onnxruntime is not installed"):
+        bundle = package(run, tmp_path / "b")
     assert bundle.onnx["status"] == "unavailable"
     assert "mlops-lab[onnx]" in bundle.onnx["reason"]
     assert "model.onnx" not in bundle.files

@@ -1,0 +1,73 @@
+"""The kernels mlops-lab starts to execute notebooks: local, over IPC, and quiet.
+
+A kernel started by papermill writes its own log lines to the stderr it
+inherits, which inside a notebook is the user's cell. Two of them are noise
+for a kernel that only this process talks to:
+
+- ``Kernel is running over TCP without encryption``: the kernel here listens
+  on Unix sockets in a private temporary folder instead (IPC transport; on
+  Windows, which has no IPC transport, TCP on localhost as before);
+- ``KeyboardInterrupt caught in kernel``: jupyter_client interrupts a kernel
+  before asking it to shut down, and a kernel still finishing a message
+  logs that interrupt. Papermill shuts a kernel down once its cells have run
+  (or one failed), so there is nothing to interrupt: the interrupt is left out
+  of the shutdown. An interrupt asked for otherwise (a cell timeout) still
+  happens.
+
+Every other line a kernel writes still reaches stderr: real errors are not
+hidden.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import Any
+
+_manager_class: type | None = None
+
+
+def kernel_manager_class() -> type:
+    """jupyter_client's ``AsyncKernelManager``, without the interrupt before a shutdown."""
+    global _manager_class
+    if _manager_class is None:
+        from jupyter_client.manager import AsyncKernelManager
+
+        class PipelineKernelManager(AsyncKernelManager):  # type: ignore[misc]
+            """A kernel manager that shuts a kernel down without interrupting it first."""
+
+            async def _async_interrupt_kernel(self) -> None:
+                # _async_shutdown_kernel calls this before its shutdown request.
+                if self.shutting_down:
+                    return
+                await super()._async_interrupt_kernel()
+
+        _manager_class = PipelineKernelManager
+    return _manager_class
+
+
+def kernel_config(socket_dir: str) -> Any:
+    """The traitlets config of a kernel listening on Unix sockets in ``socket_dir``."""
+    from traitlets.config import Config
+
+    config = Config()
+    if os.name != "nt":
+        config.KernelManager.transport = "ipc"
+        # An absolute path: the kernel (in the notebook's cwd) and this process must agree.
+        config.KernelManager.ip = os.path.join(socket_dir, "kernel")
+    return config
+
+
+def execute_notebook(input_path: str, output_path: str, **kwargs: Any) -> Any:
+    """``papermill.execute_notebook`` in a kernel from :func:`kernel_manager_class` over IPC.
+
+    Keyword arguments go to papermill (``parameters``, ``kernel_name``, ``cwd``, ...);
+    ``kernel_manager_class`` and ``config`` given there win.
+    """
+    import papermill
+
+    # A short folder: a Unix socket path must stay under about 100 characters.
+    with tempfile.TemporaryDirectory(prefix="mlops-kernel-") as sockets:
+        kwargs.setdefault("kernel_manager_class", kernel_manager_class())
+        kwargs.setdefault("config", kernel_config(sockets))
+        return papermill.execute_notebook(input_path, output_path, **kwargs)
