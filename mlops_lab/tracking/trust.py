@@ -22,7 +22,8 @@ name. A name read from a file is looked up in that list and resolved again
 before skops sees it, so no module a file names is ever imported and no
 callable a file names is ever called. Functions (``sklearn.utils``' helpers,
 ``numpy.save``...) are always refused: skops would call them with arguments
-taken from the file.
+taken from the file. Once built, the trees inside the model are checked
+(:mod:`.tree_checks`): scikit-learn indexes their node arrays unchecked.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from functools import lru_cache
 from typing import Any
 
 from ..errors import MissingDependencyError, ModelLoadError
+from .tree_checks import check_trees
 
 # Bases whose scikit-learn subclasses a fitted model may hold (resolved, then walked).
 _FAMILIES = (
@@ -192,6 +194,8 @@ def loads(data: bytes, *, trusted: list[str] | None = None, source: str = "model
             "nothing was loaded. If you trust them, pass trusted=[...] naming them exactly"
         )
     try:
-        return sio.loads(data, trusted=list(needed))
+        model = sio.loads(data, trusted=list(needed))
     except Exception as exc:
         raise ModelLoadError(f"{source} could not be loaded: {type(exc).__name__}: {exc}") from exc
+    check_trees(model, source=source)
+    return model

@@ -117,3 +117,28 @@ def swap_blob(root: Path, old_digest: str, data: bytes) -> str:
         conn.execute("UPDATE model_versions SET digest = ? WHERE digest = ?", (digest, old_digest))
     conn.close()
     return digest
+
+
+def forge_array(model_bytes: bytes, field: str, index: int, value: int) -> bytes:
+    """The skops file with ``nodes[field][index] = value`` in every stored node array."""
+    import numpy as np
+
+    with zipfile.ZipFile(io.BytesIO(model_bytes)) as src:
+        files = {name: src.read(name) for name in src.namelist()}
+    changed = 0
+    for name, data in files.items():
+        if not name.endswith(".npy"):
+            continue
+        array = np.load(io.BytesIO(data), allow_pickle=False)
+        if array.dtype.names and field in array.dtype.names:
+            array[field][index] = value
+            buf = io.BytesIO()
+            np.save(buf, array, allow_pickle=False)
+            files[name] = buf.getvalue()
+            changed += 1
+    assert changed, f"no node array with a {field!r} field"
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as dst:
+        for name, data in files.items():
+            dst.writestr(name, data)
+    return out.getvalue()

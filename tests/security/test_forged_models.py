@@ -189,3 +189,32 @@ def test_an_artifact_row_cannot_point_the_loader_elsewhere(iris_run, store) -> N
     fresh = Store(store.root)
     with pytest.raises(ml.MlopsLabError, match="not a blob digest"):
         ml.load_model(fresh.resolve_run(iris_run.run_id))
+
+
+@pytest.mark.parametrize(
+    ("kind", "field", "value", "message"),
+    [
+        ("forest", "left_child", 10**6, "left child 1000000"),
+        ("forest", "right_child", 0, "right child 0"),
+        ("forest", "feature", 999, "splits on feature 999"),
+        ("hist_gbm", "left", 60000, "left child 60000"),
+        ("hist_gbm", "feature_idx", 77, "splits on feature 77"),
+    ],
+)
+def test_trees_with_out_of_range_nodes_are_refused(kind, field, value, message) -> None:
+    """scikit-learn indexes node arrays without bounds checks: a forged index is refused."""
+    import skops.io as sio
+    from forgery import forge_array
+    from sklearn.datasets import load_iris
+    from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+
+    X, y = load_iris(return_X_y=True)
+    model = (
+        RandomForestClassifier(n_estimators=2, random_state=0)
+        if kind == "forest"
+        else HistGradientBoostingClassifier(max_iter=2)
+    ).fit(X, y)
+    data = sio.dumps(model)
+    assert loads(data).predict(X).shape == (150,)
+    with pytest.raises(ModelLoadError, match=f"malformed: .*{message}"):
+        loads(forge_array(data, field, 0, value))
