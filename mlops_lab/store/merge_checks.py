@@ -105,9 +105,14 @@ def _short(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
 def _check_table(conn: sqlite3.Connection, table: str, source: Path) -> None:
-    columns = [r[1] for r in conn.execute(f'PRAGMA table_info("{table}")')]
-    keys = [r[1] for r in conn.execute(f'PRAGMA table_info("{table}")') if r[5]]
+    info = conn.execute(f"PRAGMA table_info({_q(table)})").fetchall()
+    columns = [r[1] for r in info]
+    keys = [r[1] for r in info if r[5]]
     rules = dict(RULES.get(table, {}))
     if "run_id" in columns and "run_id" not in rules:
         rules["run_id"] = _optional(_run_id)
@@ -115,8 +120,8 @@ def _check_table(conn: sqlite3.Connection, table: str, source: Path) -> None:
     if not rules:
         return
     shown = keys or list(rules)
-    names = ", ".join(f'"{c}"' for c in [*rules, *shown])
-    for row_number, row in enumerate(conn.execute(f'SELECT {names} FROM "{table}"'), start=1):
+    names = ", ".join(_q(c) for c in [*rules, *shown])
+    for row_number, row in enumerate(conn.execute(f"SELECT {names} FROM {_q(table)}"), start=1):
         for i, (column, rule) in enumerate(rules.items()):
             problem = rule(row[i])
             if problem is None:
@@ -155,7 +160,7 @@ def check_source(db_path: Path, blobs: Path) -> None:
         table, the row's key, the column and the value), or ``blobs`` holds a stray file.
     """
     source = db_path.parent
-    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    conn = sqlite3.connect(f"{db_path.resolve().as_uri()}?mode=ro", uri=True)
     try:
         tables = [
             r[0]
@@ -164,8 +169,6 @@ def check_source(db_path: Path, blobs: Path) -> None:
             )
         ]
         for table in sorted(tables):
-            if '"' in table:
-                raise StoreError(f"cannot merge {source}: table name {table!r}", path=str(source))
             _check_table(conn, table, source)
     finally:
         conn.close()
