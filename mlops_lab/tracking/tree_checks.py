@@ -1,13 +1,14 @@
 """Checking the node arrays of loaded trees, which scikit-learn indexes without bounds checks.
 
-A decision tree (``sklearn.tree._tree.Tree``) and a histogram-boosting
-predictor (``TreePredictor``) keep raw child and feature indices; a forged
+A decision tree (``sklearn.tree._tree.Tree``), a histogram-boosting
+predictor (``TreePredictor``) and a neighbours' ``KDTree`` / ``BallTree``
+keep raw child, feature and sample indices; a forged
 file can set them out of range, and predicting would then read outside the
 arrays (a crash, or worse) or loop forever. :func:`check_trees` walks a
 loaded model and refuses it unless every internal node's children come after
 it and inside the array (so every path ends at a leaf), every feature index
-is below the model's number of features, and every categorical split's
-bitset exists.
+is below the model's number of features, every categorical split's bitset
+exists, and a neighbours tree's sample indices and node ranges are in range.
 """
 
 from __future__ import annotations
@@ -85,6 +86,25 @@ def _check_predictor(predictor: Any, n_features: int | None, what: str) -> None:
         raise ValueError(f"{what} node {i} uses bitset {int(bitset[i])} of {n_bitsets}")
 
 
+def _check_binary_tree(tree: Any, what: str) -> None:
+    """A KDTree / BallTree: sample indices, node ranges and the implicit children in range."""
+    import numpy as np
+
+    data, idx, node_data, node_bounds, _leaf, _levels, n_nodes = tree.__getstate__()[:7]
+    n_samples = len(data)
+    idx = np.asarray(idx)
+    if idx.shape != (n_samples,) or ((idx < 0) | (idx >= n_samples)).any():
+        raise ValueError(f"{what} has sample indices outside its {n_samples} samples")
+    if len(node_data) != n_nodes or np.asarray(node_bounds).shape[1:] != (n_nodes, data.shape[1]):
+        raise ValueError(f"{what} has node arrays of a size other than its {n_nodes} nodes")
+    start, end = node_data["idx_start"].astype(np.int64), node_data["idx_end"].astype(np.int64)
+    bad = (start < 0) | (start > end) | (end > n_samples)
+    inner = ~node_data["is_leaf"].astype(bool)
+    bad |= inner & (2 * np.arange(n_nodes) + 2 >= n_nodes)
+    if bad.any():
+        raise ValueError(f"{what} node {int(np.flatnonzero(bad)[0])} is out of range")
+
+
 def check_trees(model: Any, *, source: str) -> None:
     """Refuse ``model`` if a tree or boosting predictor inside it has out-of-range indices.
 
@@ -95,6 +115,7 @@ def check_trees(model: Any, *, source: str) -> None:
     """
     import numpy as np
     from sklearn.ensemble._hist_gradient_boosting.predictor import TreePredictor
+    from sklearn.neighbors import BallTree, KDTree
     from sklearn.tree._tree import Tree
 
     seen: set[int] = set()
@@ -112,6 +133,9 @@ def check_trees(model: Any, *, source: str) -> None:
                 continue
             if isinstance(obj, TreePredictor):
                 _check_predictor(obj, n_features, "a boosting tree")
+                continue
+            if isinstance(obj, KDTree | BallTree):
+                _check_binary_tree(obj, f"a {type(obj).__name__}")
                 continue
             own = getattr(obj, "n_features_in_", None) if hasattr(obj, "__dict__") else None
             width = int(own) if isinstance(own, int | np.integer) else n_features

@@ -199,6 +199,8 @@ def test_an_artifact_row_cannot_point_the_loader_elsewhere(iris_run, store) -> N
         ("forest", "feature", 999, "splits on feature 999"),
         ("hist_gbm", "left", 60000, "left child 60000"),
         ("hist_gbm", "feature_idx", 77, "splits on feature 77"),
+        ("knn", "idx_end", 10**6, "a KDTree node 0 is out of range"),
+        ("knn", "is_leaf", 0, "a KDTree node 30 is out of range"),
     ],
 )
 def test_trees_with_out_of_range_nodes_are_refused(kind, field, value, message) -> None:
@@ -207,14 +209,15 @@ def test_trees_with_out_of_range_nodes_are_refused(kind, field, value, message) 
     from forgery import forge_array
     from sklearn.datasets import load_iris
     from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+    from sklearn.neighbors import KNeighborsClassifier
 
     X, y = load_iris(return_X_y=True)
-    model = (
-        RandomForestClassifier(n_estimators=2, random_state=0)
-        if kind == "forest"
-        else HistGradientBoostingClassifier(max_iter=2)
-    ).fit(X, y)
+    model = {
+        "forest": RandomForestClassifier(n_estimators=2, random_state=0),
+        "hist_gbm": HistGradientBoostingClassifier(max_iter=2),
+        "knn": KNeighborsClassifier(algorithm="kd_tree", leaf_size=5),
+    }[kind].fit(X, y)
     data = sio.dumps(model)
     assert loads(data).predict(X).shape == (150,)
     with pytest.raises(ModelLoadError, match=f"malformed: .*{message}"):
-        loads(forge_array(data, field, 0, value))
+        loads(forge_array(data, field, -1 if field == "is_leaf" else 0, value))
