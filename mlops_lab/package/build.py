@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import BundleError, InvalidArgumentError, MlopsLabError
-from . import files
+from . import files, manifest
 from .bundle import FORMAT_VERSION, METADATA, Bundle, file_digest, load_model_bytes
 from .schema import TEXT, InputSchema
 
@@ -49,7 +49,8 @@ class ModelSource:
 
 
 def _from_run(run: Run, artifact: str = "model") -> ModelSource:
-    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", run.name or "").strip("-") or "model"
+    # A plain name (see manifest.NAME): it names folders and images, and shows in pages.
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", run.name or "").strip("-._")[:128] or "model"
     return ModelSource(run, artifact, name, run.run_id[:8])
 
 
@@ -330,7 +331,7 @@ def package(
     metadata["files"] = {
         p.name: file_digest(p) for p in sorted(out.iterdir()) if p.is_file() and p.name != METADATA
     }
-    (out / METADATA).write_text(json.dumps(metadata, indent=2, default=str) + "\n")
+    (out / METADATA).write_text(json.dumps(manifest.seal(metadata), indent=2) + "\n")
     tar_path = None
     if archive:
         tar_path = out.with_name(out.name + ".tar.gz")

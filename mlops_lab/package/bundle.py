@@ -1,34 +1,37 @@
 """Reading a model bundle back: digests first, then the model, never arbitrary code.
 
-:func:`load_bundle` reads ``metadata.json``, checks the sha256 digest of every
-file it lists (a missing or changed file raises
+:func:`load_bundle` reads ``metadata.json`` and checks it (its own digest and
+every field, see :mod:`.manifest`), checks the sha256 digest of every file it
+lists (a missing or changed file raises
 :class:`~mlops_lab.errors.BundleIntegrityError` naming the file), then loads
-``model.skops`` with an explicit list of trusted types: those of
-scikit-learn, NumPy and SciPy, the builtin *types* (never builtin functions
-such as ``eval``) and the ones the caller names. A pickle, or a skops file
-that would build any other type, is refused before anything is constructed.
+``model.skops`` through :mod:`mlops_lab.tracking.trust`: exact trusted class
+names only, plus the ones the caller names. A pickle, or a skops file that
+would build any other type or call any function, is refused before anything
+is constructed. An archive is unpacked by :mod:`.archive` (capped, plain
+files only) into a temporary folder that goes away with the bundle.
 """
 
 from __future__ import annotations
 
-import builtins
 import hashlib
 import json
-import tarfile
+import shutil
 import tempfile
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import BundleError, BundleIntegrityError, ModelLoadError
+from ..errors import BundleError, BundleIntegrityError
+from . import manifest
+from .archive import MAX_BYTES, MAX_MEMBERS, extract
+from .manifest import FORMAT_VERSION, METADATA
 from .schema import InputSchema
 
 if TYPE_CHECKING:
     import pandas as pd
 
-METADATA = "metadata.json"
-FORMAT_VERSION = 1
-TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "collections.")
+__all__ = ["FORMAT_VERSION", "METADATA", "Bundle", "file_digest", "load_bundle"]
 
 
 def file_digest(path: Path) -> str:
@@ -39,44 +42,11 @@ def file_digest(path: Path) -> str:
     return hasher.hexdigest()
 
 
-def _trusted_builtin(name: str) -> bool:
-    """``builtins.X`` is trusted only when X is a type (int, dict...), not a function."""
-    obj = getattr(builtins, name.removeprefix("builtins."), None)
-    return isinstance(obj, type) and not issubclass(obj, BaseException)
-
-
 def load_model_bytes(data: bytes, *, trusted: list[str] | None = None, source: str) -> Any:
-    """Load skops bytes with an explicit list of the types it may construct."""
-    try:
-        import skops.io as sio
-    except ImportError as exc:
-        from ..errors import MissingDependencyError
+    """Load skops bytes, building only trusted types (see :mod:`mlops_lab.tracking.trust`)."""
+    from ..tracking.trust import loads
 
-        raise MissingDependencyError("skops", "serve", "loading a bundle") from exc
-    extra = set(trusted or ())
-    try:
-        needed = sio.get_untrusted_types(data=data)
-    except Exception as exc:
-        raise ModelLoadError(
-            f"{source} is not a skops file ({type(exc).__name__}: {exc}); "
-            "bundles never load pickles"
-        ) from exc
-    refused = [
-        t
-        for t in needed
-        if t not in extra
-        and not t.startswith(TRUSTED_PREFIXES)
-        and not (t.startswith("builtins.") and _trusted_builtin(t))
-    ]
-    if refused:
-        raise ModelLoadError(
-            f"{source} would construct untrusted types: {', '.join(refused)}; "
-            "if you trust them, pass trusted=[...] naming them"
-        )
-    try:
-        return sio.loads(data, trusted=list(needed))
-    except Exception as exc:
-        raise ModelLoadError(f"{source} could not be loaded: {exc}") from exc
+    return loads(data, trusted=trusted, source=source)
 
 
 @dataclass
@@ -96,17 +66,50 @@ class Bundle:
     _model: Any = field(repr=False, default=None)
     archive: Path | None = None
     trusted: list[str] | None = None
+    _cleanup: Any = field(repr=False, default=None, compare=False)
+
+    def read_verified(self, name: str) -> bytes:
+        """The bytes of bundle file ``name``, checked against its recorded digest again."""
+        expected = self.files.get(name)
+        if expected is None:
+            raise BundleError(f"bundle {self.name} lists no {name!r}", path=str(self.path))
+        try:
+            data = (self.path / name).read_bytes()
+        except OSError as exc:
+            raise BundleIntegrityError(
+                f"bundle file {name!r} cannot be read from {self.path}: {exc}",
+                path=str(self.path),
+                file=name,
+            ) from exc
+        if hashlib.sha256(data).hexdigest() != expected:
+            raise BundleIntegrityError(
+                f"bundle file {name!r} changed after the bundle was opened; refusing it",
+                path=str(self.path),
+                file=name,
+            )
+        return data
 
     @property
     def model(self) -> Any:
         """The scikit-learn model, loaded (safely) on first use."""
         if self._model is None:
             self._model = load_model_bytes(
-                (self.path / "model.skops").read_bytes(),
+                self.read_verified("model.skops"),
                 trusted=self.trusted,
                 source=f"model.skops of bundle {self.path}",
             )
         return self._model
+
+    def close(self) -> None:
+        """Remove the folder an archive was unpacked into (also done when the bundle is freed)."""
+        if self._cleanup is not None:
+            self._cleanup()
+
+    def __enter__(self) -> Bundle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     @property
     def name(self) -> str:
@@ -133,8 +136,14 @@ class Bundle:
     def input_example(self) -> pd.DataFrame:
         import pandas as pd
 
-        data = json.loads((self.path / "input_example.json").read_text())
-        return pd.DataFrame(data["data"], columns=data["columns"])
+        try:
+            data = json.loads(self.read_verified("input_example.json"))
+            return pd.DataFrame(data["data"], columns=data["columns"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise BundleError(
+                f"input_example.json of bundle {self.name} is malformed: {exc}",
+                path=str(self.path),
+            ) from exc
 
     def predictor(self, runtime: str = "auto") -> Any:
         """A predictor: ONNX Runtime when the ONNX model is verified and installed, else sklearn."""
@@ -146,7 +155,7 @@ class Bundle:
         if use_onnx and "model.onnx" in self.files:
             try:
                 return OnnxPredictor(
-                    (self.path / "model.onnx").read_bytes(),
+                    self.read_verified("model.onnx"),
                     self.schema,
                     classes=self.metadata["model"].get("classes"),
                 )
@@ -189,9 +198,10 @@ def verify(path: Path, metadata: dict[str, Any]) -> None:
             path=str(path),
             file=METADATA,
         )
+    root = path.resolve()
     for name, expected in sorted(files.items()):
         target = (path / name).resolve()
-        if path.resolve() not in target.parents:
+        if root not in target.parents:
             raise BundleIntegrityError(
                 f"bundle file {name!r} points outside the bundle", path=str(path), file=name
             )
@@ -209,21 +219,54 @@ def verify(path: Path, metadata: dict[str, Any]) -> None:
             )
 
 
-def _extract(archive: Path) -> Path:
-    target = Path(tempfile.mkdtemp(prefix="mlops-bundle-"))
+def _read_metadata(folder: Path, source: Path) -> dict[str, Any]:
+    meta_path = folder / METADATA
+    if not meta_path.is_file():
+        raise BundleError(f"{source} is not a model bundle (no {METADATA})", path=str(source))
+    if meta_path.stat().st_size > manifest.MAX_METADATA_BYTES:
+        raise BundleError(f"{meta_path} is larger than a bundle's metadata can be")
     try:
-        with tarfile.open(archive, "r:gz") as tar:
-            tar.extractall(target, filter="data")
-    except (tarfile.TarError, OSError) as exc:
-        raise BundleError(f"{archive} is not a readable bundle archive: {exc}") from exc
-    entries = [p for p in target.iterdir()]
-    if len(entries) == 1 and entries[0].is_dir() and not (target / METADATA).exists():
+        parsed = json.loads(meta_path.read_bytes())
+    except (ValueError, RecursionError) as exc:
+        raise BundleError(f"{meta_path} is not valid JSON: {exc}", path=str(source)) from exc
+    return manifest.check(parsed, source=str(meta_path))
+
+
+def _read_schema(folder: Path) -> InputSchema:
+    try:
+        return InputSchema.from_dict(json.loads((folder / "schema.json").read_bytes()))
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+        raise BundleError(
+            f"{folder / 'schema.json'} is not a valid input schema: {type(exc).__name__}: {exc}",
+            path=str(folder),
+        ) from exc
+
+
+def _open(
+    folder: Path, source: Path, *, trusted: list[str] | None, lazy: bool, archive: Path | None
+) -> Bundle:
+    metadata = _read_metadata(folder, source)
+    verify(folder, metadata)
+    bundle = Bundle(folder, metadata, _read_schema(folder), archive=archive, trusted=trusted)
+    if not lazy:
+        bundle.model  # noqa: B018  (loads and checks the model file now)
+    return bundle
+
+
+def _bundle_root(unpacked: Path) -> Path:
+    entries = list(unpacked.iterdir())
+    if len(entries) == 1 and entries[0].is_dir() and not (unpacked / METADATA).exists():
         return entries[0]
-    return target
+    return unpacked
 
 
 def load_bundle(
-    path: str | Path, *, trusted: list[str] | None = None, lazy: bool = False
+    path: str | Path,
+    *,
+    trusted: list[str] | None = None,
+    lazy: bool = False,
+    max_bytes: int = MAX_BYTES,
+    max_members: int = MAX_MEMBERS,
 ) -> Bundle:
     """Open a bundle folder (or ``.tar.gz``), verify its digests and load the model safely.
 
@@ -232,33 +275,39 @@ def load_bundle(
     path
         The folder :func:`mlops_lab.package` wrote, or its archive.
     trusted
-        Extra fully qualified type names the model file may construct.
+        Further exact, fully qualified type names the model file may construct.
     lazy
         Load ``model.skops`` on first use of :attr:`Bundle.model` rather than now (the
         server does this when it predicts with the verified ONNX model, so it starts
         without importing scikit-learn; digests are verified either way).
+    max_bytes, max_members
+        Caps on what an archive may unpack to (1 GiB, 1000 members by default).
+
+    Returns
+    -------
+    Bundle
+        For an archive, the bundle lives in a temporary folder removed by
+        :meth:`Bundle.close` (or ``with``), when the bundle is freed, or at exit.
 
     Raises
     ------
     BundleIntegrityError
-        A file is missing or differs from the digest recorded in ``metadata.json``.
+        ``metadata.json`` or a file it lists is missing or differs from its digest.
+    BundleError
+        Not a bundle, a malformed ``metadata.json`` (the message names the field), or an
+        archive member that is refused (a link, an escaping name, past the caps).
     ModelLoadError
         The model file is not a skops file or needs untrusted types.
     """
     source = Path(path).expanduser()
-    folder = _extract(source) if source.is_file() else source
-    meta_path = folder / METADATA
-    if not meta_path.is_file():
-        raise BundleError(f"{source} is not a model bundle (no {METADATA})", path=str(source))
+    if not source.is_file():
+        return _open(source, source, trusted=trusted, lazy=lazy, archive=None)
+    unpacked = Path(tempfile.mkdtemp(prefix="mlops-bundle-"))
     try:
-        metadata = json.loads(meta_path.read_text())
-    except json.JSONDecodeError as exc:
-        raise BundleError(f"{meta_path} is not valid JSON: {exc}", path=str(source)) from exc
-    verify(folder, metadata)
-    schema = InputSchema.from_dict(json.loads((folder / "schema.json").read_text()))
-    bundle = Bundle(
-        folder, metadata, schema, archive=source if source.is_file() else None, trusted=trusted
-    )
-    if not lazy:
-        bundle.model  # noqa: B018  (loads and checks the model file now)
+        extract(source, unpacked, max_bytes=max_bytes, max_members=max_members)
+        bundle = _open(_bundle_root(unpacked), source, trusted=trusted, lazy=lazy, archive=source)
+    except BaseException:
+        shutil.rmtree(unpacked, ignore_errors=True)
+        raise
+    bundle._cleanup = weakref.finalize(bundle, shutil.rmtree, str(unpacked), True)
     return bundle

@@ -104,7 +104,7 @@ It needs nothing from the tracking store.
 - `model.onnx`: ONNX export, {onnx.get("status")}{": " + onnx["reason"] if onnx.get("reason") else ""}
 - `schema.json`, `input_example.json`: the {len(columns)} input columns and an example
 - `requirements.txt`, `Dockerfile`: how to serve it
-- `metadata.json`: lineage, metrics and the sha256 of every file (checked on load)
+- `metadata.json`: lineage, metrics, the sha256 of every file and of itself (checked on load)
 
 ## Serve
 

@@ -75,9 +75,17 @@ class ModelVersion:
 
     def load(self, *, trusted: list[str] | None = None) -> Any:
         """Load the registered model file (skops; only trusted types, see ``ml.load_model``)."""
+        from ..store.blobs import is_digest
         from ..tracking.models import loads
 
         store = self._store()
+        if not is_digest(self.digest):
+            raise ModelNotFoundError(
+                f"the model file of {self.ref} is recorded under {self.digest[:80]!r}, "
+                "which is not a blob digest (64 lowercase hex digits); refusing to read it",
+                ref=self.ref,
+                name=self.name,
+            )
         path = store.blobs.path(self.digest)
         if not path.exists():
             raise ModelNotFoundError(

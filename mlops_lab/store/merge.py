@@ -18,8 +18,11 @@ same store again adds nothing. Rows are matched on their keys:
 - aliases: the most recently moved wins (``updated``), so a re-merge or an
   older alias never moves this store's champion back.
 
-Blobs are copied first (checked against their digest), then all rows in one
-transaction through ``ATTACH DATABASE``: a failed merge leaves nothing behind.
+The other store is checked first (:mod:`.merge_checks`: run ids, digests,
+experiment and model names, blob file names; a bad row refuses the whole
+merge before anything is written). Blobs are copied next (checked against
+their digest), then all rows in one transaction through ``ATTACH DATABASE``:
+a failed merge leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import StoreError
 from .connection import Connection, check_file
+from .merge_checks import check_source
 
 if TYPE_CHECKING:
     from .store import Store
@@ -253,7 +257,7 @@ def _copy_blobs(store: Store, other_blobs: Path) -> int:
     if not other_blobs.is_dir():
         return 0
     copied = 0
-    for path in sorted(other_blobs.glob("??/*")):
+    for path in sorted(other_blobs.glob("??/*")):  # names checked by check_source
         if path.name.startswith(".") or store.blobs.path(path.name).exists():
             continue
         digest, _ = store.blobs.put_file(path)
@@ -279,6 +283,7 @@ def merge_store(store: Store, other_root: str | os.PathLike[str]) -> MergeReport
     if not db_path.is_file():
         raise StoreError(f"no mlops-lab store at {other} (no mlops.db)", path=str(other))
     check_file(db_path)  # refuses another application's database, or a newer schema
+    check_source(db_path, other / "blobs")  # refuses forged identifiers before any write
     report = MergeReport(str(other))
     report.blobs = _copy_blobs(store, other / "blobs")
     conn = Connection(store.db_path)  # a connection of its own: ATTACH is per connection

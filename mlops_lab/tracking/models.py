@@ -2,10 +2,9 @@
 
 A model is saved with ``skops.io`` and stored as a run artifact of kind
 ``model`` whose metadata records the flavour, the class, the library
-versions and the input signature. Loading asks skops which types the file
-would construct and accepts only those from trusted libraries (scikit-learn,
-NumPy, SciPy) plus the ones the caller names, so opening a model file never
-runs arbitrary code.
+versions and the input signature. Loading goes through :mod:`.trust`: a file
+builds only exact, trusted class names (and those the caller names), so
+opening a model file never runs arbitrary code.
 """
 
 from __future__ import annotations
@@ -17,10 +16,6 @@ from ..errors import InvalidArgumentError, MissingDependencyError, ModelLoadErro
 if TYPE_CHECKING:
     from .run import Run
 
-# Types a model file may construct beyond skops' own safe defaults: scikit-learn's
-# classes (trees, predictors), NumPy's random generators and SciPy's sparse matrices.
-# Never whole modules of functions (builtins.eval, numpy.load, os.system...).
-TRUSTED_PREFIXES = ("sklearn.", "numpy.random.", "scipy.sparse.")
 _EXAMPLE_ROWS = 5
 
 
@@ -136,24 +131,10 @@ def log_model(
 
 
 def loads(data: bytes, *, trusted: list[str] | None = None, source: str = "model") -> Any:
-    """Load skops bytes, refusing types outside the trusted libraries and ``trusted``."""
-    sio = _skops()
-    extra = set(trusted or ())
-    try:
-        untrusted = sio.get_untrusted_types(data=data)
-    except Exception as exc:
-        raise ModelLoadError(f"{source} is not a readable skops file: {exc}") from exc
-    refused = [t for t in untrusted if not t.startswith(TRUSTED_PREFIXES) and t not in extra]
-    if refused:
-        raise ModelLoadError(
-            f"{source} would construct types outside scikit-learn, NumPy and SciPy: "
-            + ", ".join(refused)
-            + "; if you trust them, pass trusted=[...] naming them"
-        )
-    try:
-        return sio.loads(data, trusted=untrusted)
-    except Exception as exc:
-        raise ModelLoadError(f"{source} could not be loaded: {exc}") from exc
+    """Load skops bytes, refusing every type that is not trusted (see :mod:`.trust`)."""
+    from .trust import loads as trusted_loads
+
+    return trusted_loads(data, trusted=trusted, source=source)
 
 
 def load_model(
@@ -169,7 +150,7 @@ def load_model(
     name
         The model artifact's name (a registry reference names its own).
     trusted
-        Extra fully qualified type names to allow (e.g. from xgboost).
+        Further exact, fully qualified type names to allow (e.g. a class from xgboost).
     """
     from .api import get_run
 
