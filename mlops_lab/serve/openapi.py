@@ -34,9 +34,16 @@ def _example(bundle: Any) -> dict[str, Any]:
         example = json.loads((bundle.path / "input_example.json").read_text())
     except (OSError, ValueError):
         example = None
-    if not isinstance(example, dict):
-        return {"columns": bundle.schema.names, "data": []}
-    return example
+    names = bundle.schema.names
+    if (
+        not isinstance(example, dict)
+        or not isinstance(example.get("columns", names), list)
+        or len(example.get("columns", names)) != len(names)
+        or not isinstance(example.get("data"), list)
+        or not all(isinstance(r, list) and len(r) == len(names) for r in example["data"])
+    ):
+        return {"columns": names, "data": []}  # only a well-formed example is shown
+    return {"columns": names, "data": example["data"]}
 
 
 def infer_openapi(bundle: Any) -> dict[str, Any]:

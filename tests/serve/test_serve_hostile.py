@@ -94,6 +94,27 @@ def test_docs_pages_escape_a_hostile_bundle_name(cancer, thread_server) -> None:
         assert r.status_code == 404 and r.headers["content-type"] == "application/json"
 
 
+def test_a_forged_input_example_is_not_shown(cancer, thread_server) -> None:
+    """An input example that is not rows of the model's columns leaves the spec's example empty."""
+    import shutil
+
+    import httpx
+
+    from mlops_lab.package import load_bundle
+    from mlops_lab.serve import create_app
+
+    bundle = load_bundle(cancer.bundle.path)
+    forged = cancer.bundle.path.parent / "forged"
+    shutil.copytree(cancer.bundle.path, forged)
+    (forged / "input_example.json").write_text(json.dumps({"columns": 3, "data": {"x": 1}}))
+    bundle.path = forged
+    with thread_server(create_app(bundle, prediction_log=None)) as url:
+        spec = httpx.get(url + "/openapi.json", timeout=30).json()
+        assert httpx.get(url + "/docs", timeout=30).status_code == 200
+    body = spec["paths"]["/invocations"]["post"]["requestBody"]["content"]["application/json"]
+    assert body["example"]["dataframe_split"]["data"] == []
+
+
 # -- item: hostile JSON --------------------------------------------------------------------
 
 DEEP = 100_000
