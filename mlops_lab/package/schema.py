@@ -13,6 +13,8 @@ and the problem, which the server answers with a 4xx.
 from __future__ import annotations
 
 import math
+import reprlib
+import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +27,37 @@ if TYPE_CHECKING:
 NUMERIC = frozenset({"float", "integer"})
 TEXT = frozenset({"string", "category"})
 _NUMBER_TYPES = (int, float)
+_FLOAT_MAX = sys.float_info.max
+
+# Values quoted in error messages are shortened: a request may hold a megabyte string or a
+# list nested hundreds deep, and an error message must stay one readable line.
+_SHORT = reprlib.Repr()
+_SHORT.maxstring = 60
+_SHORT.maxother = 60
+_SHORT.maxlong = 40
+_SHORT.maxlevel = 2
+_SHORT.maxlist = _SHORT.maxdict = 4
+
+
+def show(value: Any) -> str:
+    """A short ``repr`` of a request value, safe for deep nesting and huge numbers."""
+    return _SHORT.repr(value)
+
+
+def int_bounds(dtype: str) -> tuple[int, int]:
+    """The smallest and largest value of an integer dtype (int64 for unknown names)."""
+    import numpy as np
+
+    try:
+        info = np.iinfo(np.dtype(dtype.lower()))
+    except TypeError:
+        info = np.iinfo(np.int64)
+    return int(info.min), int(info.max)
+
+
+def _storage_dtype(col: Column) -> str:
+    name = col.dtype.lower()
+    return name if name.startswith(("int", "uint")) and name[-1].isdigit() else "int64"
 
 
 def dtype_kind(dtype: str) -> str:
@@ -240,7 +273,12 @@ class InputSchema:
             raise InputValidationError("the request holds no rows")
         if not types <= {int, float, type(None)}:
             self.check_columns(self.columns_from_rows(rows))  # raises naming the column
-        matrix = np.asarray(rows, dtype="float64")
+        self._check_int_ranges(rows)
+        try:
+            matrix = np.asarray(rows, dtype="float64")
+        except OverflowError:  # an integer beyond the float range: find it, name the column
+            self.check_columns(self.columns_from_rows(rows))
+            raise
         if np.isinf(matrix).any():
             i, j = (int(k[0]) for k in np.nonzero(np.isinf(matrix)))
             raise InputValidationError(
@@ -267,6 +305,21 @@ class InputSchema:
                         row=i,
                     )
         return matrix, len(rows)
+
+    def _check_int_ranges(self, rows: list[list[Any]]) -> None:
+        """Integer columns must hold values their dtype can store (compared exactly)."""
+        for j, col in enumerate(self.columns):
+            if col.kind != "integer":
+                continue
+            lo, hi = int_bounds(_storage_dtype(col))
+            for i, row in enumerate(rows):
+                v = row[j]
+                if v is not None and (type(v) is int or math.isfinite(v)) and not lo <= v <= hi:
+                    raise InputValidationError(
+                        f"{show(v)} at row {i} is out of range for {col.dtype} [{lo}, {hi}]",
+                        column=col.name,
+                        row=i,
+                    )
 
     def to_frame(self, arrays: dict[str, np.ndarray]) -> pd.DataFrame:
         """Checked columns as the DataFrame the model was trained on (dtypes restored)."""
@@ -302,66 +355,106 @@ def _check_values(col: Column, values: list[Any], np: Any, unseen: str) -> Any:
     types = {type(v) for v in values}
     if col.kind in NUMERIC:
         if not types.issubset({int, float, type(None)}):
-            i, v = _first(values, lambda x: not isinstance(x, _NUMBER_TYPES) or type(x) is bool)
-            if i >= 0 and v is not None:
+            i, v = _first(
+                values,
+                lambda x: x is not None and (not isinstance(x, _NUMBER_TYPES) or type(x) is bool),
+            )
+            raise InputValidationError(
+                f"expected a number, got {show(v)} ({type(v).__name__}) at row {i}",
+                column=col.name,
+                row=i,
+            )
+        if col.kind == "integer":
+            return _check_integers(col, values, types, np)
+        if int in types:
+            i, v = _first(values, lambda x: type(x) is int and abs(x) > _FLOAT_MAX)
+            if i >= 0:
                 raise InputValidationError(
-                    f"expected a number, got {v!r} ({type(v).__name__}) at row {i}",
+                    f"{show(v)} at row {i} is out of range for {col.dtype}",
                     column=col.name,
                     row=i,
                 )
         arr = np.asarray(values, dtype="float64")
-        if np.isinf(arr).any():
-            i = int(np.flatnonzero(np.isinf(arr))[0])
-            raise InputValidationError(f"infinite value at row {i}", column=col.name, row=i)
-        if not col.nullable and np.isnan(arr).any():
-            i = int(np.flatnonzero(np.isnan(arr))[0])
-            raise InputValidationError(
-                f"missing value (null or NaN) at row {i}; this column had none in training",
-                column=col.name,
-                row=i,
-            )
-        if col.kind == "integer" and float in types:
-            finite = arr[~np.isnan(arr)]
-            if (finite != np.floor(finite)).any():
-                i, v = _first(values, lambda x: isinstance(x, float) and x == x and x != int(x))
-                raise InputValidationError(
-                    f"expected an integer, got {v!r} at row {i}", column=col.name, row=i
-                )
-        if col.kind == "integer" and not np.isnan(arr).any():
-            return arr.astype(col.dtype if col.dtype.startswith(("int", "uint")) else "int64")
+        _check_finite(col, arr, np)
         return arr
     if col.kind == "bool":
         if not types.issubset({bool}):
-            i, v = _first(values, lambda x: type(x) is not bool)
-            if v is None and col.nullable:
+            allowed = {bool, type(None)} if col.nullable else {bool}
+            i, v = _first(values, lambda x: type(x) not in allowed)
+            if i < 0:
                 return np.asarray(values, dtype=object)
             raise InputValidationError(
-                f"expected true or false, got {v!r} at row {i}", column=col.name, row=i
+                f"expected true or false, got {show(v)} at row {i}", column=col.name, row=i
             )
         return np.asarray(values, dtype=bool)
     # string / category
     if not types.issubset({str}):
-        i, v = _first(values, lambda x: not isinstance(x, str))
-        if v is None or (isinstance(v, float) and math.isnan(v)):
-            if not col.nullable:
-                raise InputValidationError(
-                    f"missing value (null) at row {i}; this column had none in training",
-                    column=col.name,
-                    row=i,
-                )
-        else:
+        i, v = _first(values, lambda x: not isinstance(x, str) and not (col.nullable and _null(x)))
+        if i >= 0 and _null(v):
             raise InputValidationError(
-                f"expected a string, got {v!r} ({type(v).__name__}) at row {i}",
+                f"missing value (null) at row {i}; this column had none in training",
+                column=col.name,
+                row=i,
+            )
+        if i >= 0:
+            raise InputValidationError(
+                f"expected a string, got {show(v)} ({type(v).__name__}) at row {i}",
                 column=col.name,
                 row=i,
             )
     if col.categories is not None and unseen == "reject":
         known = set(col.categories)
-        i, v = _first(values, lambda x: x is not None and x not in known)
+        i, v = _first(values, lambda x: isinstance(x, str) and x not in known)
         if i >= 0:
             raise InputValidationError(
-                f"unseen category {v!r} at row {i}; known categories: {_short(col.categories)}",
+                f"unseen category {show(v)} at row {i}; known categories: {_short(col.categories)}",
                 column=col.name,
                 row=i,
             )
     return np.asarray(values, dtype=object)
+
+
+def _null(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _check_finite(col: Column, arr: Any, np: Any) -> None:
+    if np.isinf(arr).any():
+        i = int(np.flatnonzero(np.isinf(arr))[0])
+        raise InputValidationError(f"infinite value at row {i}", column=col.name, row=i)
+    if not col.nullable and np.isnan(arr).any():
+        i = int(np.flatnonzero(np.isnan(arr))[0])
+        raise InputValidationError(
+            f"missing value (null or NaN) at row {i}; this column had none in training",
+            column=col.name,
+            row=i,
+        )
+
+
+def _check_integers(col: Column, values: list[Any], types: set[type], np: Any) -> Any:
+    """An integer column: whole numbers within its dtype's range, never wrapped or rounded."""
+    dtype = _storage_dtype(col)
+    lo, hi = int_bounds(dtype)
+    i, v = _first(
+        values,
+        lambda x: x is not None and (type(x) is int or math.isfinite(x)) and not lo <= x <= hi,
+    )
+    if i >= 0:
+        raise InputValidationError(
+            f"{show(v)} at row {i} is out of range for {col.dtype} [{lo}, {hi}]",
+            column=col.name,
+            row=i,
+        )
+    if types == {int}:
+        return np.asarray(values, dtype=dtype)  # exact: no float on the way
+    arr = np.asarray(values, dtype="float64")
+    _check_finite(col, arr, np)
+    finite = arr[~np.isnan(arr)]
+    if (finite != np.floor(finite)).any():
+        i, v = _first(values, lambda x: isinstance(x, float) and x == x and x != int(x))
+        raise InputValidationError(
+            f"expected an integer, got {v!r} at row {i}", column=col.name, row=i
+        )
+    if np.isnan(arr).any():
+        return arr
+    return arr.astype(dtype)

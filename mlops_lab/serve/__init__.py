@@ -1,10 +1,14 @@
 """The HTTP model server: FastAPI + uvicorn over a model bundle.
 
-:mod:`.app` builds the application (:func:`create_app`), :mod:`.protocols`
-parses and renders the Open Inference Protocol v2 and MLflow formats,
-:mod:`.metrics` keeps the Prometheus metrics, :mod:`.prediction_log` writes
-the prediction log off the request path, :mod:`.server` runs uvicorn in this
-process or in the background, :mod:`.commands` holds the CLI commands.
+:mod:`.app` builds the application (:func:`create_app`) from the routers of
+:mod:`.routes` (one per protocol, the token checked by one dependency),
+:mod:`.service` holds what they share (limits, token, one prediction's life),
+:mod:`.protocols` parses and renders the Open Inference Protocol v2 and MLflow
+formats (:mod:`.binary`: Triton's binary tensors), :mod:`.openapi` the spec's
+examples and the docs pages, :mod:`.metrics` keeps the Prometheus metrics,
+:mod:`.prediction_log` writes the prediction log off the request path,
+:mod:`.server` runs uvicorn in this process or in the background,
+:mod:`.commands` holds the CLI commands.
 FastAPI and uvicorn are imported only when a server is built.
 """
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -210,8 +211,13 @@ class ServerHandle:
         except OSError:
             return ""
 
-    def stop(self, timeout: float = 10.0) -> int | None:
-        """Stop the server (SIGTERM, then SIGKILL after ``timeout``); return its exit code."""
+    @property
+    def returncode(self) -> int | None:
+        """The server's exit code (``None`` while it runs; ``-15`` after a plain stop)."""
+        return self.process.returncode
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the server (SIGTERM, then SIGKILL after ``timeout``); see :attr:`returncode`."""
         if self.process.poll() is None:
             self.process.terminate()
             try:
@@ -219,7 +225,6 @@ class ServerHandle:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout)
-        return self.process.returncode
 
     def __enter__(self) -> ServerHandle:
         return self
@@ -228,7 +233,13 @@ class ServerHandle:
         self.stop()
 
     def __repr__(self) -> str:
-        state = "running" if self.running else f"stopped ({self.process.returncode})"
+        code = self.process.returncode
+        if self.running:
+            state = "running"
+        elif code in (0, -signal.SIGTERM):
+            state = "stopped"
+        else:
+            state = f"exited with code {code}"
         return f"<ServerHandle {self.url} pid {self.process.pid} {state}>"
 
     def _repr_html_(self) -> str:

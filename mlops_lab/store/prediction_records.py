@@ -2,9 +2,11 @@
 
 The server writes batches of finished requests (one row per request, inputs
 and outputs as JSON text) from a background thread; the monitor reads them
-back by model name and time. Ground truth arrives later by request id and is
-kept in its own table, so a label may be recorded before its request's row is
-written.
+back by model name and time. A row's key ``request_id`` is always the
+server's own id; the id a client sent (``client_request_id``) is kept beside
+it, so no request can overwrite another's row. Ground truth arrives later by
+either id and is kept in its own table, so a label may be recorded before its
+request's row is written.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ if TYPE_CHECKING:
 
 COLUMNS = (
     "request_id",
+    "client_request_id",
     "model",
     "version",
     "run_id",
@@ -36,14 +39,18 @@ COLUMNS = (
 
 
 def insert_predictions(store: Store, rows: Iterable[Mapping[str, Any]]) -> int:
-    """Append prediction rows (dicts keyed by :data:`COLUMNS`) in one transaction."""
+    """Append prediction rows (dicts keyed by :data:`COLUMNS`) in one transaction.
+
+    ``request_id`` is the server's key: a row whose key is already stored is
+    not written again (the first one stays).
+    """
     batch = [tuple(row.get(c) for c in COLUMNS) for row in rows]
     if not batch:
         return 0
     marks = ", ".join("?" for _ in COLUMNS)
     store.db.write(
         lambda c: c.executemany(
-            f"INSERT OR REPLACE INTO predictions ({', '.join(COLUMNS)}) VALUES ({marks})", batch
+            f"INSERT OR IGNORE INTO predictions ({', '.join(COLUMNS)}) VALUES ({marks})", batch
         )
     )
     return len(batch)
@@ -57,10 +64,15 @@ def predictions(
     until: float | None = None,
     limit: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Rows of ``model`` (oldest first), with the feedback ``label`` when one was sent."""
+    """Rows of ``model`` (oldest first), with the feedback ``label`` when one was sent.
+
+    Feedback sent for the server's id wins over feedback sent for the client's id.
+    """
     sql = (
-        f"SELECT {', '.join('p.' + c for c in COLUMNS)}, f.label FROM predictions p "
+        f"SELECT {', '.join('p.' + c for c in COLUMNS)}, COALESCE(f.label, g.label) "
+        "FROM predictions p "
         "LEFT JOIN prediction_feedback f ON f.request_id = p.request_id "
+        "LEFT JOIN prediction_feedback g ON g.request_id = p.client_request_id "
         "WHERE p.model = ?"
     )
     params: list[Any] = [model]
@@ -100,7 +112,11 @@ def set_feedback(store: Store, request_id: str, label: Any, *, now: float | None
 
 
 def has_prediction(store: Store, request_id: str) -> bool:
+    """Whether a request with this id (the server's or the client's) was logged."""
     return (
-        store.db.read_one("SELECT 1 FROM predictions WHERE request_id = ?", (request_id,))
+        store.db.read_one(
+            "SELECT 1 FROM predictions WHERE request_id = ? OR client_request_id = ?",
+            (request_id, request_id),
+        )
         is not None
     )

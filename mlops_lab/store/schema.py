@@ -253,7 +253,25 @@ def _run_summaries(db) -> None:
         refresh(db.conn, run_ids, column)
 
 
-MIGRATIONS: list[Callable] = [_v1, _v2, _predictions, _registry, _run_summaries]
+def _prediction_client_ids(db) -> None:
+    """The id a client sent with a request, kept beside the server's own key.
+
+    Idempotent (the column is added only when missing), so it stays correct
+    whatever other migrations come before or after it.
+    """
+    columns = {row[1] for row in db.execute("PRAGMA table_info(predictions)").fetchall()}
+    if "client_request_id" not in columns:
+        db.execute("ALTER TABLE predictions ADD COLUMN client_request_id TEXT")
+
+
+MIGRATIONS: list[Callable] = [
+    _v1,
+    _v2,
+    _predictions,
+    _registry,
+    _run_summaries,
+    _prediction_client_ids,
+]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -37,8 +37,10 @@ def test_serve_magic_in_the_background(shell, store) -> None:
         shell.run_cell("report = %mlops monitor bg")
         assert shell.user_ns["report"].n_requests == 2
     finally:
-        server.stop()
+        assert server.stop() is None  # nothing for a notebook to display
     assert not server.running
+    assert server.returncode == -15 and repr(server).endswith("stopped>")
+    assert server.stop() is None  # stopping twice is harmless
 
 
 def test_package_magic_and_unknown_reference(shell, tmp_path) -> None:

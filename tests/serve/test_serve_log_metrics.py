@@ -64,14 +64,16 @@ def test_prediction_log_rows_in_the_store(cancer, store) -> None:
     assert bad.status_code == 422
     rows = _wait_for_rows(store, cancer.bundle.name, 2)
     assert len(rows) == 2
-    ok = next(row for row in rows if row["request_id"] == "req-42")
+    ok = next(row for row in rows if row["client_request_id"] == "req-42")
+    assert ok["request_id"] == r.headers["x-prediction-id"] != "req-42"  # the server's key
     assert ok["status"] == 200 and ok["n_rows"] == 2 and ok["protocol"] == "invocations"
     assert ok["version"] == cancer.bundle.version and ok["run_id"] == cancer.bundle.run_id
     assert ok["runtime"] == "onnx" and ok["latency_ms"] > 0
     inputs = json.loads(ok["inputs"])
     assert inputs["mean radius"] == X["mean radius"].tolist()
     assert json.loads(ok["outputs"])["predict"] == cancer.model.predict(X).tolist()
-    failed = next(row for row in rows if row["request_id"] != "req-42")
+    failed = next(row for row in rows if row["client_request_id"] is None)
+    assert failed["request_id"] == bad.headers["x-request-id"] == bad.headers["x-prediction-id"]
     assert failed["status"] == 422 and "row 0" in failed["error"]
 
 

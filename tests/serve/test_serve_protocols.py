@@ -13,7 +13,8 @@ def test_v2_health_and_metadata(cancer) -> None:
     assert c.get("/v2/health/live").json() == {"live": True}
     assert c.get("/v2/health/ready").json() == {"ready": True}
     server = c.get("/v2").json()
-    assert server["name"] == "mlops-lab" and "version" in server and server["extensions"] == []
+    assert server["name"] == "mlops-lab" and "version" in server
+    assert server["extensions"] == ["binary_tensor_data"]
     name, version = cancer.bundle.name, cancer.bundle.version
     meta = c.get(f"/v2/models/{name}").json()
     assert meta["name"] == name and meta["versions"] == [version]
@@ -53,7 +54,7 @@ def test_v2_infer_one_tensor_per_column(cancer) -> None:
         "data": cancer.model.predict(X).tolist(),
     }
     assert proba["name"] == "predict_proba" and proba["shape"] == [7, 2]
-    assert proba["datatype"] in ("FP32", "FP64")
+    assert proba["datatype"] == "FP64"  # as the model metadata declares, from ONNX too
     np.testing.assert_allclose(
         np.reshape(proba["data"], (7, 2)), cancer.model.predict_proba(X), atol=1e-4
     )
