@@ -34,6 +34,7 @@ the bug it is::
     └── MissingDependencyError      an optional dependency is not installed
 
     MlopsLabWarning                 something was not logged, the user's code went on
+    └── MissingSignatureWarning     log_model could not infer the model's input signature
 """
 
 from __future__ import annotations
@@ -274,3 +275,7 @@ class MissingDependencyError(MlopsLabError, ImportError):
 
 class MlopsLabWarning(UserWarning):
     """Something could not be logged; the user's own code carried on."""
+
+
+class MissingSignatureWarning(MlopsLabWarning):
+    """``log_model`` found no input signature to record (no example, nothing to infer from)."""
