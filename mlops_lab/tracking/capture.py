@@ -3,13 +3,14 @@
 Everything here is cheap on the run's start path: the package list is read
 once per process (again only when a ``site-packages`` folder changes), git's
 commit and branch are read from the files under ``.git/`` without starting a
-process, and only the dirty flag runs ``git status``, in one background thread
-for the whole process, at most once a second per repository (see the git
-section below).
+process, and only the dirty flag runs ``git status``: once on a process's first
+run in a repository, then in one background thread for the whole process, at
+most once a second per repository (see the git section below).
 """
 
 from __future__ import annotations
 
+import functools
 import getpass
 import hashlib
 import json
@@ -106,7 +107,8 @@ def pid_alive(pid: int, start: str | None) -> bool:
 #
 # Commit and branch come from the files under ``.git/`` (HEAD, loose refs,
 # packed-refs, a worktree's ``gitdir``): a few reads, no process. The dirty flag
-# needs ``git status``, which is run by ONE background thread for the whole
+# needs ``git status``: once on the first run of a process in a repository (at
+# most :data:`GIT_FIRST_TIMEOUT_S`), then by ONE background thread for the whole
 # process, at most once per :data:`GIT_REFRESH_S` per repository: a run starting
 # meanwhile is recorded with the last answer (when HEAD, its ref and the index are
 # unchanged since) and corrected if the next status, started after the run, says
@@ -115,6 +117,10 @@ def pid_alive(pid: int, start: str | None) -> bool:
 
 GIT_REFRESH_S = 1.0
 GIT_STATUS_TIMEOUT_S = 20.0
+# The first run of a process in a repository asks git status itself, for this long at
+# most (then the background thread takes over), so that runs after it start from a
+# known answer instead of each waiting for a correction.
+GIT_FIRST_TIMEOUT_S = 0.5
 
 
 def git_root(start: Path) -> Path | None:
@@ -207,19 +213,29 @@ def _stat_key(path: str) -> tuple[int, int, int] | None:
     return st.st_ino, st.st_mtime_ns, st.st_size
 
 
-def _repo_key(gdir: str, common: str, head: str | None) -> tuple:
-    """What changes when a commit, checkout, reset, fetch into packed refs or ``git add`` happens."""
+@functools.lru_cache(maxsize=64)
+def _key_paths(gdir: str, common: str, head: str | None) -> tuple[str, ...]:
     ref = head[4:].strip() if head and head.startswith("ref:") else None
-    return (
-        head,
-        _stat_key(os.path.join(gdir, ref)) if ref else None,
-        _stat_key(os.path.join(common, ref)) if ref and common != gdir else None,
-        _stat_key(os.path.join(common, "packed-refs")),
-        _stat_key(os.path.join(gdir, "index")),
-    )
+    paths = [os.path.join(gdir, "HEAD"), os.path.join(gdir, "index")]
+    if ref:
+        paths.append(os.path.join(gdir, ref))
+        if common != gdir:
+            paths.append(os.path.join(common, ref))
+    return tuple(paths)
 
 
-def git_dirty(root: Path) -> bool | None:
+def _repo_key(gdir: str, common: str, head: str | None) -> tuple:
+    """What changes when a commit, checkout, reset or ``git add`` happens.
+
+    ``packed-refs`` counts only when the branch has no loose ref (a loose one wins).
+    """
+    key = (head, *map(_stat_key, _key_paths(gdir, common, head)))
+    if len(key) > 3 and all(k is None for k in key[3:]):
+        key += (_stat_key(os.path.join(common, "packed-refs")),)
+    return key
+
+
+def git_dirty(root: Path, timeout: float = GIT_STATUS_TIMEOUT_S) -> bool | None:
     """Does ``git status`` list anything (changed, staged or untracked files)?
 
     ``None`` when git is not installed or cannot tell. ``--no-optional-locks``
@@ -234,7 +250,7 @@ def git_dirty(root: Path) -> bool | None:
             cwd=root,
             capture_output=True,
             text=True,
-            timeout=GIT_STATUS_TIMEOUT_S,
+            timeout=timeout,
             check=True,
             stdin=subprocess.DEVNULL,
         )
@@ -247,6 +263,7 @@ class _Repo:
     """One repository's last ``git status`` answer and the runs waiting for the next."""
 
     __slots__ = (
+        "asked",
         "branch",
         "commit",
         "common",
@@ -274,6 +291,7 @@ class _Repo:
         self.key: tuple | None = None  # _repo_key when ``dirty`` was asked for
         self.last_start = -math.inf
         self.waiting: list[tuple[Callable[[bool | None], None], bool | None]] = []
+        self.asked = False  # has a run of this process asked git status here yet?
 
 
 class GitWatcher:
@@ -288,28 +306,44 @@ class GitWatcher:
         self._busy = False
         self._thread: threading.Thread | None = None
 
-    def info(self, start: Path, on_dirty: Callable[[bool | None], None]) -> dict[str, Any]:
+    def info(
+        self, start: Path, on_dirty: Callable[[bool | None], None], *, retry: bool = True
+    ) -> dict[str, Any]:
         """Commit, branch, root and the dirty flag as last known; ``on_dirty`` corrects it.
 
         ``on_dirty(flag)`` is called from the background thread, only when the first
         ``git status`` started after this call disagrees with the flag returned here.
         """
-        root = self._root(os.fspath(start))
+        start_s = os.fspath(start)
+        root = self._root(start_s)
         if root is None:
             return {}
         repo = self._repos.get(root)
         if repo is None:
             gdir, common = _git_dirs(root)
             repo = self._repos[root] = _Repo(root, gdir, common)
-        head_path = os.path.join(repo.gdir, "HEAD")
-        head_stat = _stat_key(head_path)
-        if head_stat is None or head_stat != repo.head_stat:
-            repo.head_stat, repo.head = head_stat, _read(head_path)
         key = _repo_key(repo.gdir, repo.common, repo.head)
+        if key[1] is None and retry:  # the repository is gone, moved or re-created
+            self._roots.pop(start_s, None)
+            repo.gdir, repo.common = _git_dirs(root)
+            repo.head_stat = repo.ref_key = repo.key = None
+            return self.info(start, on_dirty, retry=False)
+        if key[1] is None or key[1] != repo.head_stat:  # HEAD itself was rewritten
+            head_path = os.path.join(repo.gdir, "HEAD")
+            repo.head_stat, repo.head = key[1], _read(head_path)
+            key = _repo_key(repo.gdir, repo.common, repo.head)
+            repo.head_stat = key[1]
         if key != repo.ref_key:
             repo.ref_key = key
             repo.commit, repo.branch = _head_of(repo.gdir, repo.common, repo.head)
-        commit, branch = repo.commit, repo.branch
+        if not repo.asked:
+            repo.asked = True
+            started = time.monotonic()
+            dirty = git_dirty(Path(root), timeout=GIT_FIRST_TIMEOUT_S)
+            if dirty is not None:
+                with self._cond:
+                    repo.dirty, repo.key, repo.last_start = dirty, key, started
+                return self._record(repo, dirty)
         known = repo.dirty if repo.key == key else None
         with self._cond:
             # Wake the thread only if it has not already scheduled this repository:
@@ -318,17 +352,22 @@ class GitWatcher:
                 self._ensure_thread()
                 self._cond.notify()
             repo.waiting.append((on_dirty, known))
+        return self._record(repo, known)
+
+    @staticmethod
+    def _record(repo: _Repo, dirty: bool | None) -> dict[str, Any]:
         return {
-            "git_commit": commit,
-            "git_branch": branch,
-            "git_root": root,
-            "git_dirty": None if known is None else int(known),
+            "git_commit": repo.commit,
+            "git_branch": repo.branch,
+            "git_root": repo.root,
+            "git_dirty": None if dirty is None else int(dirty),
         }
 
     def _root(self, start: str) -> str | None:
-        # The repository found from ``start`` last time, if its .git is still there.
+        # The repository found from ``start`` last time, while its HEAD is there (checked
+        # by the caller's stat: a HEAD gone sends it back here).
         root = self._roots.get(start)
-        if root is not None and os.path.exists(os.path.join(root, ".git")):
+        if root is not None:
             return root
         found = git_root(Path(start))
         root = None if found is None else os.fspath(found)
