@@ -11,11 +11,15 @@ Usage::
     python benchmarks/bench_tracking.py            # full sizes, writes benchmarks/RESULTS.md
     python benchmarks/bench_tracking.py --quick    # small sizes, under a minute, writes nothing
 
-Figures (targets from the tracking-core issue):
+Figures:
 
-1. ``log_metric`` one call at a time, amortised per call including the final flush.
-2. start + end of a run, capture included (steady state; the first run of a
-   process, which reads the package list once, is reported on its own line).
+1. ``log_metric`` one call at a time, amortised per call including the final flush,
+   against MLflow's synchronous calls and its asynchronous ones
+   (``synchronous=False``, ``mlflow.flush_async_logging()`` included).
+2. start + end of a run from a script inside a temporary git repository with
+   edited and untracked files (both record source and git), in worker processes
+   interleaved round by round; mlops-lab's cost there against outside any repo.
+   The first run of a process, which reads the package list once, on its own line.
 3. the runs table: ``ml.runs()`` over 10,000 runs x 20 params x 10 metrics vs
    ``mlflow.search_runs``, compared per run; plus a filtered, ordered query.
 4. scikit-learn autolog overhead on a LogisticRegression fit, model logged.
@@ -62,7 +66,9 @@ REPORTED_MODULES = (*HEAVY_MODULES, "pandas", "mlflow")
 # Targets: (comparison, threshold) on the ratio ("ratio") or on mlops-lab's median ("ours").
 TARGETS = {
     "log_metric": ("ratio", 1000.0),
+    "log_metric_async": ("ratio", 100.0),
     "start_end": ("ratio", 20.0),
+    "git_cost": ("ratio_max", 1.10),
     "runs_per_run": ("ratio", 20.0),
     "runs_10k": ("ours", 0.5),
     "autolog": ("ours", 0.050),
@@ -125,6 +131,8 @@ class Row:
         kind, threshold = TARGETS[self.target_key]
         if kind == "ratio":
             return None if self.ratio is None else self.ratio >= threshold
+        if kind == "ratio_max":
+            return None if self.ratio is None else self.ratio <= threshold
         return None if self.ours is None else self.ours.median < threshold
 
 
@@ -195,7 +203,7 @@ def ours_store(tmp: Path) -> Iterator[object]:
 # -- 1. log_metric -------------------------------------------------------------------
 
 
-def bench_log_metric(sizes: dict) -> Row:
+def bench_log_metric(sizes: dict) -> list[Row]:
     reps = sizes["reps"]
     n_peer, n_ours = sizes["metric_calls_mlflow"], sizes["metric_calls_ours"]
     peer: list[float] = []
@@ -209,6 +217,21 @@ def bench_log_metric(sizes: dict) -> Row:
                 )
             peer.append(elapsed / n_peer)
     log("log_metric: MLflow done")
+    n_async = sizes["metric_calls_async"]
+    peer_async: list[float] = []
+    with fresh_dir("bench-mlflow-") as tmp, mlflow_store(tmp) as mlflow:
+        for _ in range(reps):
+            with mlflow.start_run():
+                mlflow.log_metric("warmup", 0.0, synchronous=False)
+                mlflow.flush_async_logging()
+
+                def async_calls() -> None:
+                    for i in range(n_async):
+                        mlflow.log_metric("loss", i * 0.001, step=i, synchronous=False)
+                    mlflow.flush_async_logging()
+
+                peer_async.append(timed(async_calls) / n_async)
+    log("log_metric: MLflow asynchronous done")
     with fresh_dir("bench-ours-") as tmp, ours_store(tmp) as ml:
         for _ in range(reps):
             with ml.start_run():
@@ -223,14 +246,27 @@ def bench_log_metric(sizes: dict) -> Row:
 
                 ours.append(timed(calls) / n_ours)
     log("log_metric: mlops-lab done")
-    return Row(
-        "log_metric, per call (amortised, flush included)",
-        Stat(peer),
-        Stat(ours),
-        "log_metric",
-        ">= 1000x",
-        notes=[f"MLflow: {n_peer} calls per repeat; mlops-lab: {n_ours:,} calls + flush"],
-    )
+    return [
+        Row(
+            "log_metric, per call (amortised, flush included)",
+            Stat(peer),
+            Stat(ours),
+            "log_metric",
+            ">= 1000x",
+            notes=[f"MLflow: {n_peer} calls per repeat; mlops-lab: {n_ours:,} calls + flush"],
+        ),
+        Row(
+            "log_metric vs MLflow asynchronous logging (synchronous=False), flush included",
+            Stat(peer_async),
+            Stat(ours),
+            "log_metric_async",
+            ">= 100x",
+            notes=[
+                f"MLflow: {n_async:,} calls with synchronous=False then "
+                "mlflow.flush_async_logging(), amortised per call"
+            ],
+        ),
+    ]
 
 
 # -- 2. start + end run ---------------------------------------------------------------
@@ -244,37 +280,144 @@ ml.start_run(); ml.end_run(); t2 = time.perf_counter()
 print(json.dumps({"first": t1 - t0, "second": t2 - t1}))
 """
 
+# A training script's start + end, run from the folder it lives in: MLflow and
+# mlops-lab each record this script as the run's source and the git state of its repo.
+_RUNS_WORKER = r"""# Times start + end of runs: python train.py {mlflow|ours} N
+import json, logging, os, sys, time, warnings
+
+warnings.filterwarnings("ignore")
+which, n = sys.argv[1], int(sys.argv[2])
+samples = []
+if which == "mlflow":
+    import mlflow
+
+    logging.getLogger("mlflow").setLevel(logging.ERROR)
+    mlflow.set_tracking_uri(os.environ["BENCH_MLFLOW_URI"])
+    mlflow.set_experiment("bench")
+    for _ in range(2):
+        mlflow.start_run(); mlflow.end_run()
+    for _ in range(n):
+        t = time.perf_counter()
+        run = mlflow.start_run()
+        mlflow.end_run()
+        samples.append(time.perf_counter() - t)
+    tags = mlflow.get_run(run.info.run_id).data.tags
+    recorded = {"commit": tags.get("mlflow.source.git.commit"), "dirty": None}
+else:
+    import mlops_lab as ml
+
+    for _ in range(2):
+        ml.start_run(); ml.end_run()
+    for _ in range(n):
+        t = time.perf_counter()
+        run = ml.start_run()
+        ml.end_run()
+        samples.append(time.perf_counter() - t)
+    recorded = run.git  # waits for the dirty flag of the last run
+print(json.dumps({"samples": samples, "recorded": recorded}))
+"""
+
+
+def _git(repo: Path, *args: str) -> str:
+    cmd = ["git", "-c", "user.name=bench", "-c", "user.email=bench@example.com", *args]
+    return subprocess.run(cmd, cwd=repo, capture_output=True, text=True, check=True).stdout
+
+
+def make_dirty_repo(repo: Path) -> str:
+    """A repository of 200 committed files, then 2 edited and 3 untracked; its HEAD."""
+    for i in range(200):
+        folder = repo / "src" / f"pkg{i % 10}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"mod{i}.py").write_text(f"VALUE = {i}\n" * 20)
+    (repo / "train.py").write_text(_RUNS_WORKER)
+    _git(repo, "init", "-q", "-b", "main")
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-qm", "initial")
+    (repo / "src" / "pkg0" / "mod0.py").write_text("VALUE = 'edited'\n")
+    (repo / "src" / "pkg1" / "mod1.py").write_text("VALUE = 'edited'\n")
+    for name in ("scratch.py", "notes.md", "data.csv"):
+        (repo / name).write_text("untracked\n")
+    status = _git(repo, "status", "--porcelain").splitlines()
+    assert len(status) == 5, status
+    return _git(repo, "rev-parse", "HEAD").strip()
+
+
+def _worker(script: Path, which: str, n: int, env: dict[str, str]) -> tuple[dict, float]:
+    """The worker's output, and its whole process time (start-up to exit)."""
+    started = time.perf_counter()
+    out = subprocess.run(
+        [sys.executable, str(script), which, str(n)],
+        cwd=script.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return json.loads(out.strip().splitlines()[-1]), time.perf_counter() - started
+
 
 def bench_start_end(sizes: dict) -> list[Row]:
-    n_peer, n_ours = sizes["runs_mlflow"], sizes["runs_ours"]
-    peer: list[float] = []
-    ours: list[float] = []
-    with fresh_dir("bench-mlflow-") as tmp, mlflow_store(tmp) as mlflow:
-        for _ in range(2):
-            mlflow.start_run()
-            mlflow.end_run()
-        for _ in range(n_peer):
-            peer.append(timed(lambda: (mlflow.start_run(), mlflow.end_run())))
-    log("start+end: MLflow done")
-    with fresh_dir("bench-ours-") as tmp, ours_store(tmp) as ml:
-        for _ in range(2):
-            ml.start_run()
-            ml.end_run()
-        for _ in range(n_ours):
-            ours.append(timed(lambda: (ml.start_run(), ml.end_run())))
-    log("start+end: mlops-lab done")
+    n_peer, n_ours, rounds = sizes["runs_mlflow"], sizes["runs_ours"], sizes["runs_rounds"]
+    samples: dict[str, list[float]] = {"mlflow": [], "inside": [], "outside": []}
+    process: dict[str, list[float]] = {"inside": [], "outside": []}
+    recorded: dict[str, dict] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-git-") as tmp_name:
+        tmp = Path(tmp_name)
+        repo, plain, stores = tmp / "repo", tmp / "plain", tmp / "stores"
+        for folder in (repo, plain, stores):
+            folder.mkdir()
+        head = make_dirty_repo(repo)
+        (plain / "train.py").write_text(_RUNS_WORKER)
+        env = {
+            **os.environ,
+            "MLOPS_LAB_HOME": str(stores / ".mlops"),
+            "BENCH_MLFLOW_URI": f"sqlite:///{stores / 'mlflow.db'}",
+        }
+        # Rounds interleave the three, so the machine's load drifting hits all alike.
+        for _ in range(rounds):
+            for key, script, which, n in (
+                ("mlflow", repo / "train.py", "mlflow", n_peer),
+                ("inside", repo / "train.py", "ours", n_ours),
+                ("outside", plain / "train.py", "ours", n_ours),
+            ):
+                data, elapsed = _worker(script, which, n, env)
+                samples[key] += data["samples"]
+                recorded[key] = data["recorded"]
+                if key in process:
+                    process[key].append(elapsed)
+    log("start+end: done")
+    ours_in = recorded["inside"]
+    assert ours_in["commit"] == head and ours_in["dirty"] is True, ours_in
+    assert recorded["outside"] == {}, recorded["outside"]
+    inside, outside = Stat(samples["inside"]), Stat(samples["outside"])
     rows = [
         Row(
-            "start + end run, steady state (capture included)",
-            Stat(peer),
-            Stat(ours),
+            "start + end run, script in a git repo with edited and untracked files",
+            Stat(samples["mlflow"]),
+            inside,
             "start_end",
             ">= 20x",
             notes=[
-                f"{n_peer} MLflow runs, {n_ours} mlops-lab runs, each timed alone; both "
-                "record their source (this script) and git commit"
+                f"{rounds} rounds of one process each: MLflow {n_peer} runs, mlops-lab "
+                f"{n_ours} runs a round, each run timed alone; the repo has 200 committed "
+                "files, 2 edited, 3 untracked; both record the script as the source and "
+                f"the git commit (MLflow {str(recorded['mlflow'].get('commit'))[:8]}, "
+                f"mlops-lab {str(ours_in['commit'])[:8]} dirty={ours_in['dirty']})",
             ],
-        )
+        ),
+        Row(
+            "mlops-lab start + end in that repo / outside any git repo",
+            None,
+            inside,
+            "git_cost",
+            "<= 1.10x",
+            ratio_of_medians=inside.median / outside.median,
+            notes=[
+                f"outside any git repo: {outside.text()}",
+                f"whole worker process (start-up, {n_ours} runs, exit): in the repo "
+                f"{Stat(process['inside']).text()}, outside {Stat(process['outside']).text()}",
+            ],
+        ),
     ]
     first: list[float] = []
     second: list[float] = []
@@ -637,6 +780,14 @@ def _version(dist: str) -> str:
         return "not installed"
 
 
+def load_average() -> float:
+    """The 1-minute load average (how busy the shared machine is), or NaN."""
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return float("nan")
+
+
 def machine() -> dict[str, str]:
     cpu = platform.processor() or platform.machine()
     with contextlib.suppress(OSError):
@@ -702,6 +853,7 @@ def report(rows: list[Row], info: dict, env: dict[str, str], args: argparse.Name
         "",
         f"- machine: {env['cpus']} CPUs, {env['cpu']}, {env['ram']} RAM, {env['os']}",
         f"- Python {env['python']}, SQLite {env['sqlite']}",
+        f"- load average {env.get('load', 'n/a')}",
         "- "
         + ", ".join(
             f"{k} {env[k]}"
@@ -742,8 +894,10 @@ SIZES = {
         "reps": 5,
         "metric_calls_mlflow": 200,
         "metric_calls_ours": 100_000,
-        "runs_mlflow": 40,
-        "runs_ours": 400,
+        "runs_mlflow": 15,
+        "runs_ours": 200,
+        "runs_rounds": 3,
+        "metric_calls_async": 500,
         "first_run_reps": 3,
         "table_runs_mlflow": 1_000,
         "table_runs_ours": 10_000,
@@ -757,8 +911,10 @@ SIZES = {
         "reps": 3,
         "metric_calls_mlflow": 50,
         "metric_calls_ours": 20_000,
-        "runs_mlflow": 10,
-        "runs_ours": 100,
+        "runs_mlflow": 5,
+        "runs_ours": 50,
+        "runs_rounds": 2,
+        "metric_calls_async": 200,
         "first_run_reps": 1,
         "table_runs_mlflow": 100,
         "table_runs_ours": 1_000,
@@ -807,17 +963,28 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[Row] = []
     info: dict = {}
     started = time.perf_counter()
+    loads = [load_average()]
     if "log_metric" in only:
-        rows.append(bench_log_metric(sizes))
+        rows.extend(bench_log_metric(sizes))
+        loads.append(load_average())
     if "start_end" in only:
         rows.extend(bench_start_end(sizes))
+        loads.append(load_average())
     if "runs" in only:
         rows.extend(bench_runs(sizes))
+        loads.append(load_average())
     if "autolog" in only:
         rows.extend(bench_autolog(sizes))
+        loads.append(load_average())
     if "imports" in only:
         import_rows, info = bench_imports(sizes)
         rows.extend(import_rows)
+        loads.append(load_average())
+    env["load"] = (
+        f"{min(loads):.2f}-{max(loads):.2f} (1-minute load average on the {env['cpus']} "
+        f"CPUs, sampled before and after each figure: {', '.join(f'{x:.2f}' for x in loads)})"
+    )
+    print(f"load average: {env['load']}")
 
     text = report(rows, info, env, args)
     print(text[text.index("| figure") :])

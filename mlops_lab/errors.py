@@ -34,7 +34,8 @@ the bug it is::
     └── MissingDependencyError      an optional dependency is not installed
 
     MlopsLabWarning                 something was not logged, the user's code went on
-    └── OnnxExportWarning           a bundle was written without model.onnx (says why)
+    ├── OnnxExportWarning           a bundle was written without model.onnx (says why)
+    └── MissingSignatureWarning     log_model could not infer the model's input signature
 """
 
 from __future__ import annotations
@@ -279,3 +280,7 @@ class MlopsLabWarning(UserWarning):
 
 class OnnxExportWarning(MlopsLabWarning):
     """A bundle was written without ``model.onnx``; the message says why (skops still serves)."""
+
+
+class MissingSignatureWarning(MlopsLabWarning):
+    """``log_model`` found no input signature to record (no example, nothing to infer from)."""

@@ -43,7 +43,6 @@ _EXTRA_CLASSES = (
 )
 # numpy dtype kinds whose raw bytes are their content (object arrays hold pointers).
 _RAW_KINDS = frozenset("biufcmMSU")
-_EXAMPLE_ROWS = 5
 
 
 @dataclass
@@ -245,6 +244,10 @@ def _log_fit(run: Run, est: Any, args: tuple, kwargs: dict, *, tagged: bool) -> 
     results = getattr(est, "cv_results_", None)
     search = isinstance(results, dict) and "params" in results
     steps: list[tuple[str, Callable[[], None]]] = []
+    if X is not None:
+        # The first rows, for log_model's signature and example, also when the user
+        # calls ml.log_model(model) later without an example.
+        steps.append(("training rows", lambda: _remember(est, X)))
     if not tagged:
         steps.append(("tags", lambda: run.store.set_tags(run.run_id, _estimator_tags(est))))
     steps.append(("params", lambda: _log_params(run, est.get_params(deep=True), problems)))
@@ -260,7 +263,7 @@ def _log_fit(run: Run, est: Any, args: tuple, kwargs: dict, *, tagged: bool) -> 
     if _settings.log_datasets and X is not None:
         steps.append(("datasets", lambda: _log_datasets(run, X, y)))
     if _settings.log_models:
-        steps.append(("model", lambda: _log_model(run, est, X)))
+        steps.append(("model", lambda: _log_model(run, est)))
     for what, step in steps:
         try:
             step()
@@ -597,18 +600,14 @@ def _log_datasets(run: Run, X: Any, y: Any) -> None:
         run.store.link_input(run.run_id, digest, name=name, role="train")
 
 
-def _head(X: Any) -> Any:
-    if X is None:
-        return None
-    if hasattr(X, "iloc"):
-        return X.iloc[:_EXAMPLE_ROWS]
-    try:
-        return X[:_EXAMPLE_ROWS]
-    except Exception:
-        return None
+def _remember(est: Any, X: Any) -> None:
+    from .models import remember_training_frame
+
+    remember_training_frame(est, X)
 
 
-def _log_model(run: Run, est: Any, X: Any) -> None:
+def _log_model(run: Run, est: Any) -> None:
+    from ..errors import MissingSignatureWarning
     from .models import log_model
 
     model = est
@@ -616,4 +615,8 @@ def _log_model(run: Run, est: Any, X: Any) -> None:
         if not hasattr(est, "best_estimator_"):
             return  # a search with refit=False has no model to keep
         model = est.best_estimator_  # what a search predicts with, without its cv_results_
-    log_model(model, "model", input_example=_head(X), run=run)
+    with warnings.catch_warnings():
+        # A model with nothing to infer a signature from (a text pipeline fitted on a
+        # list of strings) is still logged; packaging it asks for an example then.
+        warnings.simplefilter("ignore", MissingSignatureWarning)
+        log_model(model, "model", run=run)

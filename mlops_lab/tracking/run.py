@@ -19,6 +19,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from ..store.query import convert_param
+from . import capture
 from .session import session
 
 if TYPE_CHECKING:
@@ -27,6 +28,9 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from ..store import Store
+
+# How long reading a run waits for the git status of runs this process started.
+GIT_READ_WAIT_S = 2.0
 
 
 def param_value(key: str, value: Any) -> tuple[str, str]:
@@ -75,6 +79,8 @@ class Run:
         """The run's record: status, times, parent, source, git, host, environment id."""
         sess = session()
         sess.flush()
+        if capture.git_pending():  # a dirty flag of this process still to be written
+            capture.wait_for_git(GIT_READ_WAIT_S)
         sess.reap(self.store)
         return self.store.run_record(self.run_id)
 
