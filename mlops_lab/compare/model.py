@@ -98,6 +98,7 @@ class RunSet:
         self.frame = frame.reset_index(drop=True)
         self._histories: dict[tuple[str, str], pd.DataFrame] = {}
         self._runs: dict[str, Run] = {}
+        self._params: dict[str, dict[str, Any]] = {}
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -132,10 +133,12 @@ class RunSet:
         logged by more runs first. A param only some runs have (another model's)
         is left out unless its values differ among those runs.
         """
+        if hasattr(self, "_plottable"):
+            return list(self._plottable)
         ranked = []
         for index, column in enumerate(self.varying_params()):
             series = [x for x in self.frame[column] if not v.is_missing(x)]
-            if v.distinct(series) < 2:
+            if v.distinct(series) < 2 and not self._differs_where_logged(column):
                 continue
             if v.is_numeric(series):
                 kind = 0
@@ -144,7 +147,23 @@ class RunSet:
             else:
                 kind = 1
             ranked.append(((kind, -len(series), index), column))
-        return [column for _, column in sorted(ranked)]
+        self._plottable = [column for _, column in sorted(ranked)]
+        return list(self._plottable)
+
+    def _differs_where_logged(self, column: str) -> bool:
+        """Whether runs logging ``column`` hold different values, ``None`` included.
+
+        The runs table reads a ``None`` param as NaN, as it reads a param a run
+        never logged; the runs' own params tell the two apart.
+        """
+        key = short(column)
+        logged = []
+        for run_id in self.run_ids:
+            if run_id not in self._params:
+                self._params[run_id] = self.run(run_id).params
+            if key in self._params[run_id]:
+                logged.append(self._params[run_id][key])
+        return v.distinct(logged) > 1
 
     def plottable_metrics(self, first: str | None = None) -> list[str]:
         """Metric columns logged by at least two runs (all of them for a single run)."""
