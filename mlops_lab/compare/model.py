@@ -99,6 +99,7 @@ class RunSet:
         self._histories: dict[tuple[str, str], pd.DataFrame] = {}
         self._runs: dict[str, Run] = {}
         self._params: dict[str, dict[str, Any]] = {}
+        self._plottable: list[str] | None = None
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -133,7 +134,7 @@ class RunSet:
         logged by more runs first. A param only some runs have (another model's)
         is left out unless its values differ among those runs.
         """
-        if hasattr(self, "_plottable"):
+        if self._plottable is not None:
             return list(self._plottable)
         ranked = []
         for index, column in enumerate(self.varying_params()):
