@@ -13,6 +13,7 @@ logged once per run is drawn as one bar per run, not as a "curve" of one dot.
 from __future__ import annotations
 
 import html
+import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +23,15 @@ if TYPE_CHECKING:
     import plotly.graph_objects as go
 
 HEIGHT = 380
+
+
+def finite(values: Sequence[Any]) -> list[Any]:
+    """Data for a figure, NaN and infinities as ``None`` (a gap).
+
+    A live ``FigureWidget`` sends its data as JSON, which has no NaN: one NaN
+    makes the kernel's message fail to serialise.
+    """
+    return [None if isinstance(x, float) and not math.isfinite(x) else x for x in values]
 
 
 def esc(text: Any) -> str:
@@ -37,14 +47,14 @@ def parcoords(
 
     dimensions = []
     for axis in axes:
-        dim: dict = {"label": esc(axis["label"]), "values": list(axis["values"])}
+        dim: dict = {"label": esc(axis["label"]), "values": finite(axis["values"])}
         if axis["ticktext"] is not None:
             dim["tickvals"] = axis["tickvals"]
             dim["ticktext"] = list(axis["ticktext"])  # drawn as plain text by plotly
         dimensions.append(dim)
     line: dict = {"colorscale": "Viridis", "showscale": color is not None}
     if color is not None:
-        line["color"] = list(color)
+        line.update(line_colour(color))
         line["colorbar"] = {"title": {"text": esc(metric or "")}}
     # Axis labels sit above the axes: the title goes higher, in a top margin of its own.
     fig = go.Figure(go.Parcoords(dimensions=dimensions, line=line, labelangle=-12))
@@ -59,6 +69,32 @@ def parcoords(
         margin={"l": 80, "r": 80, "t": 120, "b": 30},
     )
     return fig
+
+
+def line_colour(color: Sequence[float]) -> dict:
+    """``color``, ``cmin``, ``cmax``, ``colorscale`` of the lines: grey for runs without the metric.
+
+    plotly takes no gaps in line colours: a missing value gets a value just
+    below the others, in a grey band at the bottom of the scale.
+    """
+    from plotly.colors import sequential
+
+    values = [float(c) for c in color]
+    present = [c for c in values if math.isfinite(c)]
+    if len(present) == len(values) or not present:
+        return {"color": [c if math.isfinite(c) else 0.0 for c in values], "colorscale": "Viridis"}
+    lo, hi = min(present), max(present)
+    gap = ((hi - lo) or 1.0) * 0.06
+    cut = gap / (hi - lo + gap)
+    viridis = sequential.Viridis
+    scale: list = [[0.0, "#c8c8c8"], [cut * 0.999, "#c8c8c8"]]
+    scale += [[cut + (1 - cut) * i / (len(viridis) - 1), c] for i, c in enumerate(viridis)]
+    return {
+        "color": [c if math.isfinite(c) else lo - gap for c in values],
+        "cmin": lo - gap,
+        "cmax": hi,
+        "colorscale": scale,
+    }
 
 
 def parcoords_title(metric: str | None) -> str:
@@ -78,8 +114,8 @@ def curves(payloads: Sequence[CurvePayload], metric: str | None) -> go.Figure:
     for curve in payloads:
         hover = f"{esc(curve['name'])}<br>step %{{x}}<br>{esc(metric)} %{{y:.4g}}<extra></extra>"
         if curve["std"] is not None:
-            upper = [m + s for m, s in zip(curve["values"], curve["std"], strict=True)]
-            lower = [m - s for m, s in zip(curve["values"], curve["std"], strict=True)]
+            upper = finite([m + s for m, s in zip(curve["values"], curve["std"], strict=True)])
+            lower = finite([m - s for m, s in zip(curve["values"], curve["std"], strict=True)])
             fig.add_trace(
                 go.Scatter(
                     x=curve["steps"] + curve["steps"][::-1],
@@ -95,7 +131,7 @@ def curves(payloads: Sequence[CurvePayload], metric: str | None) -> go.Figure:
         fig.add_trace(
             go.Scatter(
                 x=curve["steps"],
-                y=curve["values"],
+                y=finite(curve["values"]),
                 mode="lines+markers" if len(curve["steps"]) < 30 else "lines",
                 name=esc(curve["name"]),
                 legendgroup=curve["name"],
@@ -118,10 +154,10 @@ def bars(payloads: Sequence[CurvePayload], metric: str | None) -> go.Figure:
     import plotly.graph_objects as go
 
     names = [esc(c["name"]) for c in payloads]
-    values = [c["values"][0] if c["values"] else None for c in payloads]
+    values = finite([c["values"][0] if c["values"] else None for c in payloads])
     error = None
     if any(c["std"] is not None for c in payloads):
-        error = {"type": "data", "array": [(c["std"] or [0.0])[0] for c in payloads]}
+        error = {"type": "data", "array": finite([(c["std"] or [0.0])[0] for c in payloads])}
     fig = go.Figure(
         go.Bar(
             x=names,
@@ -152,8 +188,8 @@ def scatter(payload: ScatterPayload) -> go.Figure:
     x_label, y_label = esc(short(payload["x_column"])), esc(short(payload["y_column"]))
     fig = go.Figure(
         go.Scatter(
-            x=[esc(x) if isinstance(x, str) else x for x in payload["x"]],
-            y=list(payload["y"]),
+            x=finite([esc(x) if isinstance(x, str) else x for x in payload["x"]]),
+            y=finite(payload["y"]),
             mode="markers",
             text=[esc(n) for n in payload["names"]],
             customdata=list(payload["run_ids"]),

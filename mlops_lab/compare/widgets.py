@@ -127,11 +127,13 @@ class ComparisonWidget:
             if self.metric.value != c.metric:
                 self.metric.value = c.metric
             if what == "metric":
-                color = [float(v) for v in c.runs.frame[f"metrics.{c.metric}"]]
+                line = figures.line_colour([float(v) for v in c.runs.frame[f"metrics.{c.metric}"]])
                 self._busy = True
                 try:
                     with self.parcoords.batch_update():
-                        self.parcoords.data[0].line.color = color
+                        trace_line = self.parcoords.data[0].line
+                        trace_line.cmin = trace_line.cmax = None
+                        trace_line.update(line)
                         self.parcoords.data[0].line.colorbar.title.text = figures.esc(c.metric)
                         self.parcoords.layout.title.text = figures.parcoords_title(c.metric)
                 finally:
