@@ -66,6 +66,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         experiment=args.experiment,
     )
     comparison.to_html(args.html)
+    print(comparison.to_text())
     print(f"wrote the comparison of {len(comparison.runs)} runs to {args.html}")
     return 0
 

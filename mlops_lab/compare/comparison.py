@@ -34,6 +34,15 @@ if TYPE_CHECKING:
     from .widgets import ComparisonWidget
 
 
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _metric_text(value: Any) -> str:
+    number = float(value) if value is not None else math.nan
+    return "—" if math.isnan(number) else f"{number:.4g}"
+
+
 class Comparison:
     """Runs compared side by side (see the module docstring).
 
@@ -70,7 +79,7 @@ class Comparison:
         self.max_diff = max_diff
         self.selected: list[str] = runset.run_ids
         self.brushes: dict[str, list[tuple[float, float]]] = {}
-        varying = [c for c in runset.param_columns if runset.frame[c].nunique() > 1]
+        varying = runset.plottable_params()
         self.x_column = (
             varying or runset.param_columns or runset.metric_columns or ["duration_s"]
         )[0]
@@ -168,7 +177,7 @@ class Comparison:
 
     def axes(self) -> list:
         if not hasattr(self, "_axes"):
-            self._axes = self.runs.axes()
+            self._axes = self.runs.axes(metric=self.metric)
         return self._axes
 
     def curve_payloads(self) -> list[CurvePayload]:
@@ -199,12 +208,19 @@ class Comparison:
         return figures.parcoords(self.axes(), color, self.metric)
 
     def curves_figure(self) -> go.Figure:
-        fig = figures.curves(self.curve_payloads(), self.metric)
+        payloads = self.curve_payloads()
+        fig = figures.curves(payloads, self.metric)
+        if self.aggregate:
+            return fig
         shown, total = min(len(self.selected), self.max_curves), len(self.selected)
-        if total > shown and not self.aggregate:
-            fig.update_layout(
-                title={"text": f"{self.metric} by step ({shown} of {total} selected runs)"}
-            )
+        notes = []
+        if total > shown:
+            notes.append(f"{shown} of {total} selected runs")
+        if 0 < len(payloads) < shown:
+            notes.append(f"{len(payloads)} of {shown} runs log it")
+        if notes:
+            title = fig.layout.title.text or ""
+            fig.update_layout(title={"text": f"{title} ({', '.join(notes)})"})
         return fig
 
     def scatter_figure(self) -> go.Figure:
@@ -220,12 +236,31 @@ class Comparison:
         body = table.to_html(
             index=False, float_format=lambda v: f"{v:.4g}", border=0, classes="mlops-agg"
         )
-        return f"<h4>Mean ± std over repeated runs (grouped by {html.escape(caption or 'nothing')})</h4>{body}"
+        return (
+            f"<h4>Mean ± std over repeated runs (grouped by {html.escape(caption or 'nothing')})"
+            f"</h4><div class='mlops-scroll' style='overflow-x:auto;max-width:100%'>{body}</div>"
+        )
 
     def summary(self) -> str:
         return f"{len(self.runs)} runs compared, {len(self.selected)} selected" + (
             f", coloured by {self.metric}" if self.metric else ""
         )
+
+    def to_text(self) -> str:
+        """The comparison for a terminal: each run with its metrics, then the diff."""
+        lines = [self.summary()]
+        width = max(len(n) for n in self.runs.names)
+        chosen = [self.metric] if self.metric else []
+        keys = list(dict.fromkeys(chosen + self.runs.common_metrics()))[:5]
+        metrics = [f"metrics.{m}" for m in keys]
+        if metrics:
+            heads = "".join(f"  {_clip(short(m), 16):>16}" for m in metrics)
+            lines.append("  " + " " * width + heads)
+        for i, name in enumerate(self.runs.names):
+            cells = "".join(f"  {_metric_text(self.runs.frame.at[i, m]):>16}" for m in metrics)
+            lines.append(f"  {name.ljust(width)}{cells}")
+        lines.append(self.diff().to_text())
+        return "\n".join(lines)
 
     # -- display -------------------------------------------------------------------------
 

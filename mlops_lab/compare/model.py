@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from ..errors import InvalidArgumentError
+from . import values as v
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -64,13 +65,24 @@ def short(column: str) -> str:
     )
 
 
+def axis_label(column: str) -> str:
+    """``params.pre__num__scaler__with_mean`` -> ``pre›num›scaler›with_mean``."""
+    return short(column).replace(v.SEP, "›") if column.startswith("params.") else short(column)
+
+
 def _number(value: Any) -> float:
+    """A metric value as a float (NaN when missing)."""
     if value is None:
         return math.nan
     try:
         return float(value)
     except (TypeError, ValueError):
         return math.nan
+
+
+def _tick(value: Any, *, limit: int = 30) -> str:
+    """A param value as a category label (``—`` where a run has none)."""
+    return v.MISSING if v.is_missing(value) else v.text(value, limit=limit)
 
 
 class RunSet:
@@ -86,6 +98,8 @@ class RunSet:
         self.frame = frame.reset_index(drop=True)
         self._histories: dict[tuple[str, str], pd.DataFrame] = {}
         self._runs: dict[str, Run] = {}
+        self._params: dict[str, dict[str, Any]] = {}
+        self._plottable: list[str] | None = None
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -96,16 +110,68 @@ class RunSet:
 
     @property
     def names(self) -> list[str]:
-        return [n or r[:8] for n, r in zip(self.frame["name"], self.frame["run_id"], strict=True)]
+        """Run names as shown, told apart by an id prefix where names repeat."""
+        if not hasattr(self, "_names"):
+            self._names = v.unique_labels(list(self.frame["name"]), self.run_ids)
+        return self._names
 
     def name_of(self, run_id: str) -> str:
-        rows = self.frame.index[self.frame["run_id"] == run_id]
-        name = self.frame.at[rows[0], "name"] if len(rows) else None
-        return name or run_id[:8]
+        labels = dict(zip(self.run_ids, self.names, strict=True))
+        return labels.get(run_id, run_id[:8])
 
     @property
     def param_columns(self) -> list[str]:
         return [c for c in self.frame.columns if c.startswith("params.")]
+
+    def varying_params(self) -> list[str]:
+        """Param columns whose values are not all equal (any type: lists, None, NaN)."""
+        return [c for c in self.param_columns if v.distinct(self.frame[c]) > 1]
+
+    def plottable_params(self) -> list[str]:
+        """Params whose values differ between the runs that log them, worth an axis.
+
+        Numbers first, then strings and booleans, then lists and dicts; those
+        logged by more runs first. A param only some runs have (another model's)
+        is left out unless its values differ among those runs.
+        """
+        if self._plottable is not None:
+            return list(self._plottable)
+        ranked = []
+        for index, column in enumerate(self.varying_params()):
+            series = [x for x in self.frame[column] if not v.is_missing(x)]
+            if v.distinct(series) < 2 and not self._differs_where_logged(column):
+                continue
+            if v.is_numeric(series):
+                kind = 0
+            elif any(isinstance(x, list | tuple | dict) for x in series):
+                kind = 2
+            else:
+                kind = 1
+            ranked.append(((kind, -len(series), index), column))
+        self._plottable = [column for _, column in sorted(ranked)]
+        return list(self._plottable)
+
+    def _differs_where_logged(self, column: str) -> bool:
+        """Whether runs logging ``column`` hold different values, ``None`` included.
+
+        The runs table reads a ``None`` param as NaN, as it reads a param a run
+        never logged; the runs' own params tell the two apart.
+        """
+        key = short(column)
+        logged = []
+        for run_id in self.run_ids:
+            if run_id not in self._params:
+                self._params[run_id] = self.run(run_id).params
+            if key in self._params[run_id]:
+                logged.append(self._params[run_id][key])
+        return v.distinct(logged) > 1
+
+    def plottable_metrics(self, first: str | None = None) -> list[str]:
+        """Metric columns logged by at least two runs (all of them for a single run)."""
+        need = min(2, len(self.frame))
+        keys = list(dict.fromkeys(([first] if first else []) + self.common_metrics()))
+        columns = [f"metrics.{k}" for k in keys]
+        return [c for c in columns if int(self.frame[c].notna().sum()) >= need]
 
     @property
     def metric_columns(self) -> list[str]:
@@ -115,10 +181,15 @@ class RunSet:
     def metrics(self) -> list[str]:
         return [short(c) for c in self.metric_columns]
 
+    def common_metrics(self) -> list[str]:
+        """Metric keys, those logged by the most runs first (then in column order)."""
+        counts = {short(c): int(self.frame[c].notna().sum()) for c in self.metric_columns}
+        return sorted(counts, key=lambda m: -counts[m])
+
     def check_metric(self, metric: str | None) -> str | None:
         """The metric key to colour by (``None`` when no run has a metric)."""
         if metric is None:
-            return self.metrics[0] if self.metrics else None
+            return self.common_metrics()[0] if self.metrics else None
         key = short(metric)
         if key not in self.metrics:
             have = ", ".join(self.metrics) or "none"
@@ -141,35 +212,37 @@ class RunSet:
 
     # -- payloads --------------------------------------------------------------------
 
-    def axes(self, *, max_params: int = 20) -> list[AxisPayload]:
-        """Parallel-coordinates axes: params that vary, then every metric."""
+    def axes(
+        self, *, metric: str | None = None, max_params: int = 10, max_metrics: int = 8
+    ) -> list[AxisPayload]:
+        """Parallel-coordinates axes: params that vary, then metrics (``metric`` first)."""
         axes: list[AxisPayload] = []
-        params = [c for c in self.param_columns if self.frame[c].nunique(dropna=False) > 1]
-        for column in params[:max_params] + self.metric_columns:
-            series = self.frame[column]
-            numeric = [_number(v) for v in series]
-            is_category = column.startswith("params.") and any(
-                v is not None and not (isinstance(v, float) and math.isnan(v)) and math.isnan(n)
-                for v, n in zip(series, numeric, strict=True)
-            )
-            if is_category:
-                labels = sorted({str(v) for v in series}, key=str)
-                codes = {label: float(i) for i, label in enumerate(labels)}
+        params = self.plottable_params()[:max_params]
+        for column in params + self.plottable_metrics(metric)[:max_metrics]:
+            series = list(self.frame[column])
+            if column.startswith("params.") and not v.is_numeric(series):
+                # Categories (strings, booleans, lists, None): one tick per distinct value.
+                shown = {v.key(x): _tick(x) for x in series}
+                order = sorted(shown, key=lambda k: (shown[k], k[0], str(k[1])))
+                codes = {k: float(i) for i, k in enumerate(order)}
                 axes.append(
                     AxisPayload(
-                        label=short(column),
+                        label=axis_label(column),
                         column=column,
-                        values=[codes[str(v)] for v in series],
-                        ticktext=labels,
-                        tickvals=list(codes.values()),
+                        values=[codes[v.key(x)] for x in series],
+                        ticktext=[shown[k] for k in order],
+                        tickvals=[codes[k] for k in order],
                     )
                 )
             else:
                 axes.append(
                     AxisPayload(
-                        label=short(column),
+                        label=axis_label(column),
                         column=column,
-                        values=numeric,
+                        values=[
+                            v.number(x) if column.startswith("params.") else _number(x)
+                            for x in series
+                        ],
                         ticktext=None,
                         tickvals=None,
                     )
@@ -226,10 +299,15 @@ class RunSet:
         for column in (x_column, y_column):
             if column not in self.frame.columns:
                 raise InvalidArgumentError(f"no column {column!r} in the compared runs")
+        series = list(self.frame[x_column])
+        if v.is_numeric(series) or not x_column.startswith("params."):
+            x: list[Any] = [None if math.isnan(n) else n for n in map(_number, series)]
+        else:
+            x = [_tick(value) for value in series]  # a category axis
         return ScatterPayload(
             x_column=x_column,
             y_column=y_column,
-            x=[None if isinstance(v, float) and math.isnan(v) else v for v in self.frame[x_column]],
+            x=x,
             y=[_number(v) for v in self.frame[y_column]],
             run_ids=self.run_ids,
             names=self.names,
@@ -238,16 +316,30 @@ class RunSet:
     # -- aggregation ------------------------------------------------------------------
 
     def default_group_keys(self) -> list[str]:
-        """Params other than seeds: runs equal on these are repeats of one setting."""
-        return [c for c in self.param_columns if not SEED_PATTERN.search(short(c))]
+        """Params that vary, other than seeds: runs equal on these repeat one setting.
+
+        Params equal in every run split nothing, so they are left out of the labels.
+        """
+        return [c for c in self.varying_params() if not SEED_PATTERN.search(short(c))]
 
     def groups(self, keys: Sequence[str] | None = None) -> dict[str, list[str]]:
         """Run ids per group label, grouping by ``keys`` (default: params but seeds)."""
         keys = list(self.default_group_keys() if keys is None else keys)
-        out: dict[str, list[str]] = {}
+        by_key: dict[tuple, list[str]] = {}
+        labels: dict[tuple, str] = {}
         for _, row in self.frame.iterrows():
-            label = ", ".join(f"{short(k)}={row[k]}" for k in keys) or "all runs"
-            out.setdefault(label, []).append(row["run_id"])
+            identity = tuple(v.key(row[k]) for k in keys)
+            if identity not in labels:
+                labels[identity] = (
+                    ", ".join(f"{short(k)}={_tick(row[k], limit=60)}" for k in keys) or "all runs"
+                )
+            by_key.setdefault(identity, []).append(row["run_id"])
+        out: dict[str, list[str]] = {}
+        for identity, run_ids in by_key.items():
+            label = labels[identity]
+            while label in out:  # two values that read alike once shortened
+                label += " "
+            out[label] = run_ids
         return out
 
     def aggregate(self, keys: Sequence[str] | None = None) -> pd.DataFrame:

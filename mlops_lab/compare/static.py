@@ -83,6 +83,7 @@ def page(title: str, body: str) -> str:
 
 PAGE_STYLE = "body { font-family: system-ui, sans-serif; margin: 1.5em; }"
 STYLE = """
+.mlops-scroll { overflow-x: auto; max-width: 100%; }
 .mlops-diff, .mlops-agg { border-collapse: collapse; margin: .4em 0 1em; font-size: 90%; }
 .mlops-diff td, .mlops-diff th, .mlops-agg td, .mlops-agg th {
   border: 1px solid #ddd; padding: 2px 8px; text-align: left; }

@@ -48,7 +48,8 @@ def runs_table(frame: pd.DataFrame, *, grouped: bool = False) -> View:
     caption = f"{len(frame)} group(s)" if grouped else f"{len(frame)} run(s)"
     body = shown.to_html(index=False, na_rep="", float_format=lambda v: f"{v:.4g}", border=0)
     return View(
-        f"<div class='mlops-runs'><b>{caption}</b>{body}</div>",
+        f"<div class='mlops-runs'><b>{caption}</b>"
+        f"<div style='overflow-x:auto;max-width:100%'>{body}</div></div>",
         f"{caption}\n{shown.to_string(index=False)}",
     )
 

@@ -4,12 +4,18 @@
 both directions: a brush on the parallel coordinates or a box/lasso on the
 scatter changes ``Comparison.selected``; any change of the comparison calls
 :meth:`ComparisonWidget.refresh`, which redraws only the views it affects.
+
+The front-end assigns an ``HTML`` widget's value as ``innerHTML``: every name
+or value from a run put into one is escaped (the diff and the groups table
+escape their own cells).
 """
 
 from __future__ import annotations
 
+import html
 from typing import TYPE_CHECKING, Any
 
+from . import figures
 from .model import short
 
 if TYPE_CHECKING:
@@ -34,7 +40,11 @@ class ComparisonWidget:
         self.comparison = c = comparison
         self._busy = False
         metrics = c.runs.metrics
-        columns = [short(x) for x in c.runs.param_columns + c.runs.metric_columns]
+        # The scatter's x: params that vary (not every nested estimator param), then metrics.
+        shown = c.runs.plottable_params() + c.runs.metric_columns
+        if c.x_column not in shown:
+            shown.insert(0, c.x_column)
+        columns = list(dict.fromkeys(short(x) for x in shown))
         self.metric = w.Dropdown(options=metrics, value=c.metric, description="metric")
         self.x = w.Dropdown(options=columns, value=short(c.x_column), description="scatter x")
         self.y = w.Dropdown(options=metrics, value=c.metric, description="scatter y")
@@ -112,20 +122,20 @@ class ComparisonWidget:
     def refresh(self, what: str) -> None:
         """Redraw the views that ``what`` (a kind of change) affects."""
         c = self.comparison
-        self.header.value = f"<b>{c.summary()}</b>"
+        self.header.value = f"<b>{html.escape(c.summary())}</b>"
         if what in ("all", "metric"):
             if self.metric.value != c.metric:
                 self.metric.value = c.metric
             if what == "metric":
-                color = [float(v) for v in c.runs.frame[f"metrics.{c.metric}"]]
+                line = figures.line_colour([float(v) for v in c.runs.frame[f"metrics.{c.metric}"]])
                 self._busy = True
                 try:
                     with self.parcoords.batch_update():
-                        self.parcoords.data[0].line.color = color
-                        self.parcoords.data[0].line.colorbar.title.text = c.metric
-                        self.parcoords.layout.title.text = (
-                            f"Params and metrics, coloured by {c.metric}"
-                        )
+                        trace_line = self.parcoords.data[0].line
+                        trace_line.cmin = trace_line.cmax = None
+                        trace_line.update(line)
+                        self.parcoords.data[0].line.colorbar.title.text = figures.esc(c.metric)
+                        self.parcoords.layout.title.text = figures.parcoords_title(c.metric)
                 finally:
                     self._busy = False
         if what in ("metric", "selection"):

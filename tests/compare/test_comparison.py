@@ -32,11 +32,13 @@ def test_curves_are_the_metric_history_of_each_run(run_ids) -> None:
         hist = ml.get_run(run_id).metric_history("acc")
         assert list(curve.x) == list(hist["step"])
         assert list(curve.y) == pytest.approx(list(hist["value"]))
-    cmp.views.metric.value = "loss"
+    cmp.views.metric.value = "loss"  # logged once per run: one bar per run, named
     assert cmp.metric == "loss"
-    assert [list(c.y) for c in cmp.views.curves.data] == [
-        pytest.approx([ml.get_run(r).metrics["loss"]]) for r in run_ids
-    ]
+    (bars,) = cmp.views.curves.data
+    assert bars.type == "bar"
+    assert list(bars.x) == [ml.get_run(r).name for r in run_ids]
+    assert list(bars.y) == pytest.approx([ml.get_run(r).metrics["loss"] for r in run_ids])
+    assert cmp.views.curves.layout.title.text == "loss per run (logged once)"
 
 
 def test_scatter_hover_names_the_runs(run_ids) -> None:
@@ -159,6 +161,11 @@ def test_mean_and_std_over_repeated_runs(run_ids) -> None:
     assert sorted(by_lr["runs"]) == [3, 3]
     cmp.views.aggregate.value = True
     assert "Mean ± std" in cmp.views.groups.value
+    (bars,) = cmp.views.curves.data  # loss is logged once: a bar per group, ±std
+    assert list(bars.x) == list(table["group"])
+    assert list(bars.y) == pytest.approx(list(table["loss mean"]))
+    assert list(bars.error_y.array) == pytest.approx(list(table["loss std"]))
+    cmp.views.metric.value = "acc"  # a history: one mean curve per group
     assert {c.name for c in cmp.views.curves.data if c.name} == set(table["group"])
 
 

@@ -63,3 +63,19 @@ def test_loading_the_extension_does_not_import_plotly() -> None:
         "assert 'plotly' not in sys.modules and 'ipywidgets' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+
+
+def test_wide_tables_scroll_inside_their_container(run_ids) -> None:
+    from mlops_lab.compare.tables import runs_table
+
+    scroll = "<div style='overflow-x:auto;max-width:100%'><table"
+    assert scroll in runs_table(ml.runs()).html
+    page = ml.compare(run_ids).to_html()
+    assert "<div class='mlops-scroll' style='overflow-x:auto;max-width:100%'><table" in page
+    assert ".mlops-scroll { overflow-x: auto;" in page
+
+
+def test_parcoords_title_has_room_above_the_axis_labels(run_ids) -> None:
+    fig = ml.compare(run_ids).parcoords_figure()
+    assert fig.layout.title.yref == "container" and fig.layout.title.yanchor == "top"
+    assert fig.layout.margin.t >= 110  # the labels (tilted) sit in the top margin
