@@ -34,7 +34,9 @@ class MlopsMagics(Magics):
     )
     autolog = Bool(False, config=True, help="Turn scikit-learn autologging on when loaded.")
     capture_cells = Bool(
-        True, config=True, help="Record the code of every cell executed while a run is open."
+        True,
+        config=True,
+        help="Record every executed cell (the session's history, and the open runs' cells).",
     )
     display_limit = Int(
         50, config=True, help="Rows shown by %mlops runs when --limit is not given."
@@ -94,6 +96,7 @@ def load(ipython: Any) -> None:
             _capture.unregister()
         _capture = CellCapture(ipython)
         _capture.register()
+        _capture.begin_current()
     _capture.enabled = magics.capture_cells
     if magics.autolog:
         from ..tracking.autolog import autolog

@@ -137,6 +137,7 @@ def run_cell(ctx: Context, args: argparse.Namespace) -> None:
         run.run_id,
         {
             "source": ctx.cell,
+            "cell_id": cap.current_cell_id() if cap is not None else None,
             "execution_count": getattr(ctx.shell, "execution_count", None),
             "status": "error" if error else "ok",
             "error_name": type(error).__name__ if error else None,

@@ -253,7 +253,12 @@ def _run_summaries(db) -> None:
         refresh(db.conn, run_ids, column)
 
 
-MIGRATIONS: list[Callable] = [_v1, _v2, _predictions, _registry, _run_summaries]
+def _cell_ids(db) -> None:
+    """The front-end's id of each captured cell, so a re-executed cell is known as one."""
+    db.execute("ALTER TABLE cells ADD COLUMN cell_id TEXT")
+
+
+MIGRATIONS: list[Callable] = [_v1, _v2, _predictions, _registry, _run_summaries, _cell_ids]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
