@@ -98,10 +98,21 @@ def load(ipython: Any) -> None:
         _capture.register()
         _capture.begin_current()
     _capture.enabled = magics.capture_cells
+    _adopt_pipeline_run()
     if magics.autolog:
         from ..tracking.autolog import autolog
 
         autolog(True)
+
+
+def _adopt_pipeline_run() -> None:
+    """In a pipeline step's kernel, the step's run is the active run from the first cell."""
+    import os
+
+    from ..tracking.session import RUN_ID_ENV_VAR, session
+
+    if os.environ.get(RUN_ID_ENV_VAR):
+        session().start_run(None, experiment=None, tags=None, parent=None)
 
 
 def unload(ipython: Any) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import keyword
 import re
 from typing import Any
 
@@ -50,8 +51,13 @@ def split_assignments(text: str) -> list[tuple[str, str]]:
     for part in parts:
         name, eq, expr = part.partition("=")
         name = name.strip()
-        if not eq or not name.isidentifier() or not expr.strip():
+        if not eq or not expr.strip():
             raise UsageError(f"expected NAME=VALUE, got {part!r}")
+        if not name.isidentifier() or keyword.iskeyword(name):
+            raise UsageError(
+                f"{name!r} is not a valid Python name (letters, digits and _, not starting "
+                f"with a digit, not a keyword), in {part!r}"
+            )
         out.append((name, expr.strip()))
     return out
 
@@ -74,14 +80,18 @@ def _run_arguments(parser: VerbParser) -> None:
 @verb("start", "open a run (ends the open one first)", arguments=_run_arguments)
 def start(ctx: Context, args: argparse.Namespace) -> None:
     from ..tracking import api
+    from ..tracking.session import session
 
     previous = api.active_run()
-    if previous is not None:
+    if previous is not None and not session().is_adopted(previous):
         api.end_run()
         print(f"ended run {previous.run_id[:8]} ({previous.name})")
     run = api.start_run(
         args.name, experiment=args.experiment, tags=key_value_pairs(args.tag, "--tag")
     )
+    if session().is_adopted(run):
+        print(f"using run {run.run_id[:8]} ({run.name}), the pipeline step's run")
+        return
     print(f"started run {run.run_id[:8]} ({run.name}) in {run.store.root}")
 
 
@@ -92,10 +102,14 @@ def _end_arguments(parser: VerbParser) -> None:
 @verb("end", "end the open run", arguments=_end_arguments)
 def end(ctx: Context, args: argparse.Namespace) -> None:
     from ..tracking import api
+    from ..tracking.session import session
 
     run = api.active_run()
     if run is None:
         raise UsageError("%mlops end: no run is open")
+    if session().is_adopted(run):
+        print(f"run {run.run_id[:8]} ({run.name}) is the pipeline step's run: the pipeline ends it")
+        return
     api.end_run(args.status)
     print(f"ended run {run.run_id[:8]} ({run.name}): {args.status}")
 
@@ -117,7 +131,7 @@ def run_cell(ctx: Context, args: argparse.Namespace) -> None:
     from . import capture
 
     sess = session()
-    if sess.active is not None:
+    if sess.active is not None and not sess.is_adopted(sess.active):
         previous = sess.active
         api.end_run()
         print(f"ended run {previous.run_id[:8]} ({previous.name})")

@@ -7,39 +7,7 @@ import pytest
 
 import mlops_lab as ml
 from mlops_lab.errors import InvalidArgumentError, PipelineError
-from mlops_lab.pipeline.promote import choose_metric, transform_cell
-
-
-@pytest.mark.parametrize(
-    ("source", "expected"),
-    [
-        ("%mlops start x\nimport numpy as np", "import numpy as np"),
-        ("%mlops runs", ""),
-        ("%mlops compare a b", ""),
-        ("%mlops show\n# only a comment", ""),
-        ("%mlops param C=0.5 model='rf'", "%mlops param C=C model=model"),
-        ("x = 1\n%mlops end", "x = 1"),
-        ("run = ml.start_run('a')\nx = 1", "run = ml.active_run()\nx = 1"),
-        ("ml.start_run('a')", ""),
-        (
-            "with ml.start_run('a') as run:\n    x = 1",
-            "with contextlib.nullcontext(ml.active_run()) as run:\n    x = 1",
-        ),
-        ("if True:\n    ml.end_run()", "if True:\n    pass"),
-        ("ml.register_model(run, 'clf')", ""),
-        ("df = pd.read_csv('data/a.csv')", "df = pd.read_csv(a_path)"),
-        ("%mlops data a=data/a.csv", "%mlops data a=$a_path"),
-        ("%mlops log acc=0.5", "%mlops log acc=0.5"),
-    ],
-)
-def test_transform_cell(source: str, expected: str) -> None:
-    assert transform_cell(source, {}, {"data/a.csv": "a_path"}) == expected
-
-
-def test_transform_cell_collects_param_expressions() -> None:
-    params: dict[str, str] = {}
-    transform_cell("%mlops param C=0.5 layers=[1, 2]\n%mlops param C=1", params, {})
-    assert params == {"C": "0.5", "layers": "[1, 2]"}
+from mlops_lab.pipeline.promote import choose_metric
 
 
 @pytest.mark.parametrize(
@@ -126,11 +94,15 @@ def test_promote_writes_notebook_spec_schema_readme(shell, train_csv, tmp_path) 
     code = "\n".join(sources)
     assert "%mlops param C=C max_iter=max_iter" in code
     assert "pd.read_csv(train_path)" in code
-    assert "undefined_name" not in code
-    assert "%mlops runs" not in code
-    assert "%mlops start" not in code and "%mlops end" not in code
-    assert "import numpy" not in code  # it ran before the run started
-    assert sources[-1] == "ml.end_run()"
+    assert "log_dataset(train_path, 'train')" in code
+    assert "undefined_name" not in code  # a failed cell
+    assert "%mlops runs" not in code  # a display cell
+    assert "import numpy" not in code  # it ran before the run started, and nothing uses it
+    # the run's own lines stay: inside the pipeline's kernel they adopt the step's run
+    assert sources[3] == "import mlops_lab as ml"  # above the run, used by it
+    assert sources[4] == "%mlops start clf-train"
+    assert sources[-1] == "%mlops end"
+    assert sources[2] == "%load_ext mlops_lab"
     assert "pipeline run clf" in (folder / "README.md").read_text()
 
 
