@@ -117,3 +117,97 @@ def test_promote_needs_a_model(shell) -> None:
 def test_promote_refuses_a_bad_name(shell) -> None:
     with pytest.raises(InvalidArgumentError, match="model name"):
         ml.promote(None, "a/b")
+
+
+@pytest.mark.parametrize(
+    ("line", "key"),
+    [("%mlops param class=1", "'class'"), ("%mlops param 1x=2", "'1x'")],
+)
+def test_param_refuses_keywords_and_non_identifiers(shell, line: str, key: str) -> None:
+    from IPython.core.error import UsageError
+
+    with pytest.raises(UsageError, match=key):
+        shell.run_cell(line)
+
+
+def _fit_and_log(shell, params: str) -> None:
+    shell.run_cell("import mlops_lab as ml\nimport numpy as np")
+    shell.run_cell("from sklearn.linear_model import LogisticRegression")
+    shell.run_cell("%mlops start keys")
+    shell.run_cell(f"ml.log_params({params})")
+    shell.run_cell(
+        "X = np.array([[0.0], [1.0], [0.2], [0.8]]); y = np.array([0, 1, 0, 1])\n"
+        "ml.log_model(LogisticRegression().fit(X, y))\nml.log_metric('acc', 1.0)"
+    )
+    shell.run_cell("%mlops end")
+
+
+def test_a_literal_logged_with_log_params_becomes_a_parameter(shell) -> None:
+    shell.run_cell("C = 1.0\nsolver = 'lbfgs'")
+    _fit_and_log(shell, '{"C": C, "solver": solver}')
+    spec = ml.promote("keys", "keys")
+    assert {k: (p.type, p.default) for k, p in spec.params.items()} == {
+        "C": ("float", 1.0),
+        "solver": ("str", "lbfgs"),
+    }
+    nb = nbformat.read(spec.folder / "train.ipynb", as_version=4)
+    params_cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    assert params_cell.source == "C = 1.0\nsolver = 'lbfgs'"
+    # the assignment moved into the parameters cell
+    assert not any("C = 1.0" in c.source for c in nb.cells if c is not params_cell)
+
+
+def test_a_key_that_is_not_a_python_name_is_refused(shell, tmp_path) -> None:
+    # a key that would be code if written into the parameters cell
+    shell.run_cell("%mlops start keys")
+    shell.run_cell("%mlops end")
+    from mlops_lab.errors import PromotionError
+    from mlops_lab.pipeline.promote import check_key
+
+    for key in ["x=1;import os;os.system('id')#", "class", "a b", "1a"]:
+        with pytest.raises(PromotionError, match="not a valid Python name"):
+            check_key(key, "keys")
+    assert check_key("learning_rate", "keys") == "learning_rate"
+
+
+def test_promote_names_the_runs_with_a_model_and_the_best(shell) -> None:
+    shell.run_cell("import mlops_lab as ml\nimport numpy as np")
+    shell.run_cell("from sklearn.linear_model import LogisticRegression")
+    shell.run_cell("X = np.array([[0.0], [1.0], [0.2], [0.8]]); y = np.array([0, 1, 0, 1])")
+    for name, acc in (("weak", 0.6), ("strong", 0.9)):
+        shell.run_cell(f"%mlops start {name}")
+        shell.run_cell(f"ml.log_model(LogisticRegression().fit(X, y))\nml.log_metric('acc', {acc})")
+        shell.run_cell("%mlops end")
+    shell.run_cell("%mlops start best-no-model")
+    shell.run_cell("ml.log_metric('acc', 0.99)")
+    shell.run_cell("%mlops end")
+    with pytest.raises(PipelineError) as info:
+        ml.promote("best-no-model", "clf")
+    message = str(info.value)
+    assert "logged no model" in message
+    assert "(weak)" in message and "(strong)" in message
+    strong = ml.get_run("strong").run_id[:8]
+    assert f"the best of them by acc (max) is {strong} (strong" in message
+    assert f"%mlops promote {strong} --name clf" in message
+
+
+def test_start_run_adopts_the_pipeline_step_run(shell, monkeypatch) -> None:
+    from mlops_lab.tracking.session import RUN_ID_ENV_VAR, session
+
+    step = session().start_run("step", experiment=None, tags=None, parent=None)
+    session().end_run(step)
+    step.store.update_run(step.run_id, status="running", end_time=None)
+    monkeypatch.setenv(RUN_ID_ENV_VAR, step.run_id)
+    run = ml.start_run(
+        "whatever",
+        experiment="x",
+    )
+    assert run.run_id == step.run_id
+    ml.end_run()  # left to the pipeline
+    assert ml.active_run() == step
+    with ml.start_run("again") as again:
+        assert again == step
+    shell.run_cell("%mlops start other\n%mlops end")
+    assert ml.active_run() == step and step.status == "running"
+    session().end_run(step, release=True)
+    assert step.status == "finished" and ml.active_run() is None

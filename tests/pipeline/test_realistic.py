@@ -252,11 +252,11 @@ def test_realistic_notebook_promotes_and_retrains(
         }
     columns = FEATURES + (["size"] if notebook == "autolog_column_transformer" else [])
     if notebook == "helpers_and_class":
-        columns = FEATURES + ["petal_ratio", "sepal_ratio"]
+        columns = [*FEATURES, "petal_ratio", "sepal_ratio"]
         _check_helpers_model(params)
         return
     if notebook == "mutations_global":
-        columns = FEATURES + ["petal_area"]
+        columns = [*FEATURES, "petal_area"]
     check_pipeline(notebook, params, columns)
 
 
