@@ -376,6 +376,8 @@ def promote(
     out_dir: str | os.PathLike[str] = "pipelines",
     otherwise: str = "challenger",
     min_delta: float = 0.0,
+    verify: bool = True,
+    rtol: float = 1e-6,
 ) -> PipelineSpec:
     """Write ``out_dir/name/``: the run as a parameterised papermill pipeline.
 
@@ -394,6 +396,10 @@ def promote(
         (registered with that alias) or ``"rejected"`` (not registered).
     min_delta
         How much better than the champion the candidate must be.
+    verify, rtol
+        Execute the new notebook once (papermill, a real kernel, a throwaway
+        store) with the run's own parameters and check that it logs the run's
+        metrics within ``rtol``; the outcome is recorded in ``pipeline.json``.
 
     Returns
     -------
@@ -405,7 +411,8 @@ def promote(
     PromotionError
         Before anything is written: a name the run's code uses that no earlier
         cell defines (named with the cell that uses it), or a parameter key that
-        is not a Python name.
+        is not a Python name. After writing: the notebook failed its
+        verification (names the cell and the error, or the metric that differs).
     """
     import nbformat
     import nbformat.v4 as nbf
@@ -449,6 +456,7 @@ def promote(
     params = {check_key(k, name): p for k, p in builder.params.items()}
     body = [nbf.new_code_cell(text) for j in sliced.cells if (text := builder.source(j))]
 
+    load = nbf.new_code_cell("%load_ext mlops_lab")
     nb = nbf.new_notebook()
     nb.metadata["kernelspec"] = {
         "name": "python3",
@@ -465,7 +473,7 @@ def promote(
             "\n".join(f"{k} = {p.default!r}" for k, p in params.items()) or "# no parameters",
             metadata={"tags": ["parameters"]},
         ),
-        nbf.new_code_cell("%load_ext mlops_lab"),
+        *([] if body and "%load_ext mlops_lab" in body[0].source else [load]),
         *body,
     ]
     folder.mkdir(parents=True, exist_ok=True)
@@ -508,7 +516,29 @@ def promote(
     )
     spec.save()
     (folder / "README.md").write_text(readme(spec), encoding="utf-8")
+    if verify:
+        _verify(spec, target, rtol)
     return spec
+
+
+def _verify(spec: PipelineSpec, target: Run, rtol: float) -> None:
+    from .verify import verify
+
+    try:
+        outcome = verify(spec, target, rtol=rtol)
+    except PromotionError as exc:
+        spec.source["verification"] = {"status": "error", "rtol": rtol, "error": str(exc)}
+        spec.save()
+        raise
+    spec.source["verification"] = outcome.to_dict()
+    spec.save()
+    if not outcome.passed:
+        raise PromotionError(
+            f"promotion of {spec.name!r} did not verify: the train notebook, run with the run's "
+            f"own parameters, logged other metrics:\n{outcome}\n(the notebook is kept in "
+            f"{spec.folder}; promote with verify=False / --no-verify to skip this check)",
+            pipeline=spec.name,
+        )
 
 
 def _write_schema(run: Run, folder: Path) -> str | None:

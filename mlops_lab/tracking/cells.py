@@ -62,8 +62,13 @@ class CellCapture:
             source = self.shell.history_manager.input_hist_raw[-1]
         except (AttributeError, IndexError):
             return
+        cell_id = None
+        try:  # ipykernel: the request being executed carries the front-end's cell id
+            cell_id = (self.shell.get_parent() or {}).get("metadata", {}).get("cellId")
+        except Exception:
+            cell_id = None
         if isinstance(source, str) and "load_ext" in source:
-            self._started.append((source, None, time.time(), list(session().stack)))
+            self._started.append((source, cell_id, time.time(), list(session().stack)))
             self._touched.append([])
 
     @contextmanager

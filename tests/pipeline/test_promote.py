@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -53,6 +54,7 @@ def _train_in_shell(shell, train_csv) -> ml.Run:
     return ml.get_run("clf-train")
 
 
+@pytest.mark.kernel
 def test_promote_writes_notebook_spec_schema_readme(shell, train_csv, tmp_path) -> None:
     shell.run_cell("import mlops_lab as ml")
     run = _train_in_shell(shell, train_csv)
@@ -104,6 +106,11 @@ def test_promote_writes_notebook_spec_schema_readme(shell, train_csv, tmp_path) 
     assert sources[-1] == "%mlops end"
     assert sources[2] == "%load_ext mlops_lab"
     assert "pipeline run clf" in (folder / "README.md").read_text()
+    # promotion ran the new notebook once and got the run's metrics back
+    verification = data["source"]["verification"]
+    assert verification["status"] == "passed"
+    assert [r["metric"] for r in verification["metrics"]] == ["acc"]
+    assert verification["metrics"][0]["reproduced"] == run.metrics["acc"]
 
 
 def test_promote_needs_a_model(shell) -> None:
@@ -145,7 +152,7 @@ def _fit_and_log(shell, params: str) -> None:
 def test_a_literal_logged_with_log_params_becomes_a_parameter(shell) -> None:
     shell.run_cell("C = 1.0\nsolver = 'lbfgs'")
     _fit_and_log(shell, '{"C": C, "solver": solver}')
-    spec = ml.promote("keys", "keys")
+    spec = ml.promote("keys", "keys", verify=False)
     assert {k: (p.type, p.default) for k, p in spec.params.items()} == {
         "C": ("float", 1.0),
         "solver": ("str", "lbfgs"),
@@ -211,3 +218,46 @@ def test_start_run_adopts_the_pipeline_step_run(shell, monkeypatch) -> None:
     assert ml.active_run() == step and step.status == "running"
     session().end_run(step, release=True)
     assert step.status == "finished" and ml.active_run() is None
+
+
+@pytest.mark.kernel
+def test_verification_names_a_metric_that_is_not_reproduced(shell) -> None:
+    from mlops_lab.errors import PromotionError
+
+    shell.run_cell("import mlops_lab as ml\nimport numpy as np")
+    shell.run_cell("from sklearn.linear_model import LogisticRegression")
+    shell.run_cell("%mlops start noisy")
+    shell.run_cell(
+        "X = np.array([[0.0], [1.0], [0.2], [0.8]]); y = np.array([0, 1, 0, 1])\n"
+        "ml.log_model(LogisticRegression().fit(X, y))\n"
+        "ml.log_metric('acc', np.random.default_rng().random())"
+    )
+    shell.run_cell("%mlops end")
+    with pytest.raises(PromotionError, match="did not verify") as info:
+        ml.promote("noisy", "noisy")
+    assert "acc: run" in str(info.value) and "<- differs" in str(info.value)
+    spec = json.loads(Path("pipelines/noisy/pipeline.json").read_text())
+    assert spec["source"]["verification"]["status"] == "failed"
+    assert ml.promote("noisy", "noisy", verify=False).source.get("verification") is None
+
+
+@pytest.mark.kernel
+def test_verification_names_the_failing_cell(shell, train_csv) -> None:
+    from mlops_lab.errors import PromotionError
+
+    shell.run_cell("import mlops_lab as ml\nimport numpy as np\nimport pandas as pd")
+    shell.run_cell("from sklearn.linear_model import LogisticRegression")
+    (train_csv.parent.parent / "notes.txt").write_text("written by hand")
+    shell.run_cell("%mlops start needs-file")
+    shell.run_cell("df = pd.read_csv('data/train.csv')\nstats = open('notes.txt').read()")
+    shell.run_cell(
+        "ml.log_model(LogisticRegression().fit(df[['x1', 'x2']], df['y']))\n"
+        "ml.log_metric('acc', 0.5)"
+    )
+    shell.run_cell("%mlops end")
+    (train_csv.parent.parent / "notes.txt").unlink()  # gone since the run
+    with pytest.raises(PromotionError) as info:
+        ml.promote("needs-file", "needs-file")
+    message = str(info.value)
+    assert "the train notebook failed" in message
+    assert "open('notes.txt')" in message and "FileNotFoundError" in message
