@@ -205,6 +205,14 @@ class _Builder:
                 self.params[var] = Param(param_type(value), value)
                 self.remove.setdefault(j, set()).update(range(lit.line, lit.end_line + 1))
 
+    def move_literals(self) -> None:
+        """A parameter's ``NAME = <literal>`` lines in kept cells move to the parameters cell,
+        so they do not overwrite the value papermill injects."""
+        for j in self.sliced.cells:
+            for key, lit in self.sliced.effects[j].literals.items():
+                if key in self.params and self._lines_are_plain(j, lit.line, lit.end_line):
+                    self.remove.setdefault(j, set()).update(range(lit.line, lit.end_line + 1))
+
     def _definition(self, name: str, pos: int) -> int | None:
         for j in reversed([k for k in self.sliced.cells if k <= pos]):
             if name in self.sliced.effects[j].binds:
@@ -453,6 +461,7 @@ def promote(
     builder.magic_params()
     builder.logged_literals()
     builder.dataset_params(workdir)
+    builder.move_literals()
     params = {check_key(k, name): p for k, p in builder.params.items()}
     body = [nbf.new_code_cell(text) for j in sliced.cells if (text := builder.source(j))]
 

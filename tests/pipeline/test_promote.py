@@ -261,3 +261,21 @@ def test_verification_names_the_failing_cell(shell, train_csv) -> None:
     message = str(info.value)
     assert "the train notebook failed" in message
     assert "open('notes.txt')" in message and "FileNotFoundError" in message
+
+
+def test_a_parameter_assigned_above_the_run_moves_to_the_parameters_cell(shell) -> None:
+    shell.run_cell("import mlops_lab as ml\nimport numpy as np")
+    shell.run_cell("from sklearn.linear_model import LogisticRegression\nC = 0.25")
+    shell.run_cell("%mlops start moved\n%mlops param C=C")
+    shell.run_cell(
+        "X = np.array([[0.0], [1.0], [0.2], [0.8]]); y = np.array([0, 1, 0, 1])\n"
+        "ml.log_model(LogisticRegression(C=C).fit(X, y))\nml.log_metric('acc', 1.0)"
+    )
+    shell.run_cell("%mlops end")
+    spec = ml.promote("moved", "moved", verify=False)
+    assert spec.params["C"].default == 0.25
+    nb = nbformat.read(spec.folder / "train.ipynb", as_version=4)
+    body = [c.source for c in nb.cells if "parameters" not in c.metadata.get("tags", [])]
+    assert "from sklearn.linear_model import LogisticRegression" in body
+    assert not any("C = 0.25" in c for c in body)
+    assert "%mlops start moved\n%mlops param C=C" in body

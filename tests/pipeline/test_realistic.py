@@ -126,6 +126,8 @@ def check_pipeline(name: str, params: dict[str, Any], predict_columns: list[str]
     frame["petal_area"] = frame["petal_length"] * frame["petal_width"]
     frame["petal_ratio"] = frame["petal_length"] / frame["petal_width"]
     frame["sepal_ratio"] = frame["sepal_length"] / frame["sepal_width"]
+    frame["petal_length_sq"] = frame["petal_length"] ** 2
+    frame["petal_width_sq"] = frame["petal_width"] ** 2
     predictions = model.predict(frame[predict_columns].head(5))
     assert len(predictions) == 5
     assert set(predictions) <= {0, 1, 2}
@@ -231,6 +233,30 @@ CASES: dict[str, tuple[str, dict[str, Any], list[str], list[str]]] = {
         ],
         [],
     ),
+    "seeded_helpers": (
+        "seeded",
+        {"C": 0.5},
+        ["np.random.seed(0)", "def scale_factor", "SCALE = 1.0", "df = pd.read_csv(", "X = noisy"],
+        [],
+    ),
+    "star_import": (
+        "starred",
+        {"C": 0.5},
+        ["from sklearn.linear_model import *", "df = pd.read_csv(", "%mlops start"],
+        ["DecisionTreeClassifier"],
+    ),
+    "loop_mutation_del": (
+        "looped",
+        {"C": 0.5},
+        ["df = pd.read_csv(", "for col in", "del df['size']", "EXTRA = ", "cols = FEATURES"],
+        ["df.tail()"],
+    ),
+    "dataclass_config": (
+        "configured",
+        {"C": 0.5},
+        ["from dataclasses import dataclass", "class Config", "df = pd.read_csv(", "cfg = Config"],
+        [],
+    ),
 }
 
 
@@ -272,6 +298,10 @@ def test_realistic_notebook_promotes_and_retrains(
         columns = [*FEATURES, "petal_ratio", "sepal_ratio"]
     if notebook == "mutations_global":
         columns = [*FEATURES, "petal_area"]
+    if notebook == "loop_mutation_del":
+        columns = [*FEATURES, "petal_length_sq", "petal_width_sq"]
+    verification = json.loads((spec.folder / "pipeline.json").read_text())["source"]["verification"]
+    assert verification["status"] == "passed", verification
     check_pipeline(notebook, params, columns)
 
 
