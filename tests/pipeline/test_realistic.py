@@ -257,6 +257,12 @@ CASES: dict[str, tuple[str, dict[str, Any], list[str], list[str]]] = {
         ["from dataclasses import dataclass", "class Config", "df = pd.read_csv(", "cfg = Config"],
         [],
     ),
+    "submodule_time_line": (
+        "submodule",
+        {"C": 0.5},
+        ["import sklearn.linear_model", "df = pd.read_csv(", "%time model =", "ml.log_model"],
+        [],
+    ),
 }
 
 
