@@ -152,6 +152,36 @@ def _dataset_sources(run: Run, workdir: Path) -> list[tuple[dict[str, Any], str]
     return out
 
 
+_WRITES = frozenset({"savefig", "write", "write_text", "write_bytes", "dump", "save", "mkdir"})
+
+
+def _written_constants(tree: ast.AST) -> set[int]:
+    """Ids of string constants a call writes to (``df.to_csv(PATH)``, ``open(PATH, "w")``)."""
+    out: set[int] = set()
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        writes = isinstance(func, ast.Attribute) and (
+            func.attr.startswith("to_") or func.attr in _WRITES
+        )
+        if isinstance(func, ast.Name) and func.id == "open":
+            modes = [a for a in node.args[1:2]] + [
+                k.value for k in node.keywords if k.arg == "mode"
+            ]
+            writes = any(
+                isinstance(m, ast.Constant)
+                and isinstance(m.value, str)
+                and set(m.value) & set("wax")
+                for m in modes
+            )
+        if writes:
+            for arg in [*node.args, *(k.value for k in node.keywords)]:
+                if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                    out.add(id(arg))
+    return out
+
+
 class _Builder:
     """Collects the parameters and the edited cells of the promoted notebook."""
 
@@ -276,7 +306,10 @@ class _Builder:
             except SyntaxError:
                 continue
             raw = text.splitlines()
+            written = _written_constants(tree)
             for node in ast.walk(tree):
+                if id(node) in written:
+                    continue  # the notebook writes the file there: keep the literal
                 if (
                     isinstance(node, ast.Constant)
                     and node.value == path

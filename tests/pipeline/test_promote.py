@@ -279,3 +279,22 @@ def test_a_parameter_assigned_above_the_run_moves_to_the_parameters_cell(shell) 
     assert "from sklearn.linear_model import LogisticRegression" in body
     assert not any("C = 0.25" in c for c in body)
     assert "%mlops start moved\n%mlops param C=C" in body
+
+
+def test_a_path_the_notebook_writes_stays_a_literal(shell, train_csv) -> None:
+    shell.run_cell("import mlops_lab as ml\nimport pandas as pd")
+    shell.run_cell(
+        "from sklearn.linear_model import LogisticRegression\n"
+        "pd.read_csv('data/train.csv').to_csv('data/train.csv', index=False)"
+    )
+    shell.run_cell("%mlops start writes")
+    shell.run_cell(
+        "%mlops data train=data/train.csv\ndf = pd.read_csv('data/train.csv')\n"
+        "ml.log_model(LogisticRegression().fit(df[['x1', 'x2']], df['y']))\n"
+        "ml.log_metric('acc', 0.5)"
+    )
+    shell.run_cell("%mlops end")
+    spec = ml.promote("writes", "writes", verify=False)
+    code = "\n".join(c.source for c in nbformat.read(spec.notebook_path, as_version=4).cells)
+    assert ".to_csv('data/train.csv', index=False)" in code  # written: not the parameter
+    assert "df = pd.read_csv(train_path)" in code and "%mlops data train=$train_path" in code
