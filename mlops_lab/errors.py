@@ -26,6 +26,7 @@ the bug it is::
     ├── PipelineError               a promoted pipeline cannot be written or run
     │   ├── PipelineNotFoundError   no pipeline folder (or spec) of that name
     │   ├── PipelineParamError      an unknown parameter, or a value of the wrong type
+    │   ├── PromotionError          a run that cannot become a pipeline (names the name/cell)
     │   ├── PipelineStepError       a step failed (shows the failing cell and its error)
     │   └── InputChangedError       reproduce: an input file no longer has its recorded digest
     ├── BundleError                 a model bundle that is missing or incomplete
@@ -198,6 +199,22 @@ class PipelineError(MlopsLabError):
     def __init__(self, message: str, *, pipeline: str | None = None) -> None:
         super().__init__(message)
         self.pipeline = pipeline
+
+
+class PromotionError(PipelineError):
+    """A run cannot be promoted as it is: a name no cell defines, a bad parameter key..."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        pipeline: str | None = None,
+        name: str | None = None,
+        cell: str | None = None,
+    ) -> None:
+        super().__init__(message, pipeline=pipeline)
+        self.name = name
+        self.cell = cell
 
 
 class PipelineNotFoundError(PipelineError):

@@ -34,7 +34,9 @@ class MlopsMagics(Magics):
     )
     autolog = Bool(False, config=True, help="Turn scikit-learn autologging on when loaded.")
     capture_cells = Bool(
-        True, config=True, help="Record the code of every cell executed while a run is open."
+        True,
+        config=True,
+        help="Record every executed cell (the session's history, and the open runs' cells).",
     )
     display_limit = Int(
         50, config=True, help="Rows shown by %mlops runs when --limit is not given."
@@ -95,11 +97,23 @@ def load(ipython: Any) -> None:
             _capture.unregister()
         _capture = CellCapture(ipython)
         _capture.register()
+        _capture.begin_current()
     _capture.enabled = magics.capture_cells
+    _adopt_pipeline_run()
     if magics.autolog:
         from ..tracking.autolog import autolog
 
         autolog(True)
+
+
+def _adopt_pipeline_run() -> None:
+    """In a pipeline step's kernel, the step's run is the active run from the first cell."""
+    import os
+
+    from ..tracking.session import RUN_ID_ENV_VAR, session
+
+    if os.environ.get(RUN_ID_ENV_VAR):
+        session().start_run(None, experiment=None, tags=None, parent=None)
 
 
 def unload(ipython: Any) -> None:

@@ -23,7 +23,11 @@ def _promote_arguments(parser: VerbParser) -> None:
 )
 def promote(ctx: Context, args: argparse.Namespace) -> None:
     from ..pipeline.cli import cmd_promote
+    from ..tracking.session import session
 
+    if session().adopted:
+        print("promote: skipped inside a pipeline step (the pipeline is already promoted)")
+        return
     cmd_promote(args)
 
 

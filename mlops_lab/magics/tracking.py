@@ -31,14 +31,18 @@ def _run_arguments(parser: VerbParser) -> None:
 @verb("start", "open a run (ends the open one first)", arguments=_run_arguments)
 def start(ctx: Context, args: argparse.Namespace) -> None:
     from ..tracking import api
+    from ..tracking.session import session
 
     previous = api.active_run()
-    if previous is not None:
+    if previous is not None and not session().is_adopted(previous):
         api.end_run()
         print(f"ended run {previous.run_id[:8]} ({previous.name})")
     run = api.start_run(
         args.name, experiment=args.experiment, tags=key_value_pairs(args.tag, "--tag")
     )
+    if session().is_adopted(run):
+        print(f"using run {run.run_id[:8]} ({run.name}), the pipeline step's run")
+        return
     print(f"started run {run.run_id[:8]} ({run.name}) in {run.store.root}")
 
 
@@ -49,10 +53,14 @@ def _end_arguments(parser: VerbParser) -> None:
 @verb("end", "end the open run", arguments=_end_arguments)
 def end(ctx: Context, args: argparse.Namespace) -> None:
     from ..tracking import api
+    from ..tracking.session import session
 
     run = api.active_run()
     if run is None:
         raise UsageError("%mlops end: no run is open")
+    if session().is_adopted(run):
+        print(f"run {run.run_id[:8]} ({run.name}) is the pipeline step's run: the pipeline ends it")
+        return
     api.end_run(args.status)
     print(f"ended run {run.run_id[:8]} ({run.name}): {args.status}")
 
@@ -74,7 +82,7 @@ def run_cell(ctx: Context, args: argparse.Namespace) -> None:
     from . import capture
 
     sess = session()
-    if sess.active is not None:
+    if sess.active is not None and not sess.is_adopted(sess.active):
         previous = sess.active
         api.end_run()
         print(f"ended run {previous.run_id[:8]} ({previous.name})")
@@ -94,6 +102,7 @@ def run_cell(ctx: Context, args: argparse.Namespace) -> None:
         run.run_id,
         {
             "source": ctx.cell,
+            "cell_id": cap.current_cell_id() if cap is not None else None,
             "execution_count": getattr(ctx.shell, "execution_count", None),
             "status": "error" if error else "ok",
             "error_name": type(error).__name__ if error else None,

@@ -25,6 +25,11 @@ def add_promote_arguments(p: Any) -> None:
         default="challenger",
         help="what a model that does not beat the champion becomes",
     )
+    p.add_argument(
+        "--no-verify",
+        action="store_true",
+        help="do not run the new notebook once to check it reproduces the run's metrics",
+    )
 
 
 def add_pipeline_arguments(p: Any) -> None:
@@ -68,8 +73,12 @@ def cmd_promote(args: argparse.Namespace) -> int:
         mode=args.mode,
         out_dir=args.out_dir,
         otherwise=args.otherwise,
+        verify=not args.no_verify,
     )
     print(describe(spec))
+    verification = spec.source.get("verification")
+    if verification:
+        print(f"  verified: {verification['status']} in {verification['seconds']}s")
     return 0
 
 

@@ -1,9 +1,10 @@
 """Running a promoted pipeline: validate, train (papermill), evaluate, gate, register.
 
-The pipeline run is a parent run; each step is a child run. The train step is
-the notebook's own run, opened in the kernel as a child of the pipeline run
-(the kernel gets ``MLOPS_LAB_HOME``, ``MLOPS_LAB_NOTEBOOK`` and
-``MLOPS_LAB_PARENT_RUN``). Parameters are checked against their declared types
+The pipeline run is a parent run; each step is a child run. The train step's
+run is created by the pipeline before the kernel starts, and the kernel gets
+its id (``MLOPS_LAB_RUN_ID``, with ``MLOPS_LAB_HOME``, ``MLOPS_LAB_NOTEBOOK``
+and ``MLOPS_LAB_PARENT_RUN``): the notebook's ``start_run`` adopts it and its
+``end_run`` leaves it to the pipeline, which ends it and finds it by id. Parameters are checked against their declared types
 before anything starts. A failing step stops the pipeline: its run and the
 pipeline run are marked failed, the executed notebook is kept, nothing is
 registered, and :class:`~mlops_lab.errors.PipelineStepError` shows the failing
@@ -15,7 +16,6 @@ from __future__ import annotations
 import os
 import tempfile
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import MlopsLabError, PipelineStepError
+from ..tracking.session import RUN_ID_ENV_VAR
 from .gate import GateDecision, current_champion, decide
 from .progress import Progress
 from .promote import PARENT_ENV_VAR
@@ -209,8 +210,22 @@ class _Runner:
 
     def train(self, conf: dict[str, Any], execute: Callable[..., Any], kernel: str | None) -> Run:
         assert self.pipe is not None and self.result is not None
-        started = time.time()
         notebook = self.spec.folder / conf.get("notebook", self.spec.notebook)
+        # The train run exists before the kernel starts; the notebook adopts it by id.
+        train_run = self.sess.start_run(
+            f"{self.spec.name}-train",
+            experiment=self.spec.experiment,
+            tags={"mlops.pipeline": self.spec.name, "mlops.step": "train"},
+            parent=self.pipe,
+            store=self.store,
+            source={"source_type": "notebook", "source_path": str(notebook)},
+        )
+        self.result.train_run = train_run
+        datasets = {k: self.params[k] for k, p in self.spec.params.items() if p.dataset}
+        if datasets:  # the notebook logs its other parameters itself
+            from ..tracking.api import log_params
+
+            log_params(datasets, run=train_run)
         with tempfile.TemporaryDirectory(prefix="mlops-pipeline-") as tmp:
             output = Path(tmp) / notebook.name
             error: BaseException | None = None
@@ -220,7 +235,7 @@ class _Runner:
                 MLOPS_LAB_NOTEBOOK=str(notebook),
                 # The output notebook is read later, outside any live front-end.
                 MLOPS_LAB_WIDGETS="0",
-                **{PARENT_ENV_VAR: self.pipe.run_id},
+                **{PARENT_ENV_VAR: self.pipe.run_id, RUN_ID_ENV_VAR: train_run.run_id},
             ):
                 try:
                     execute(
@@ -234,8 +249,7 @@ class _Runner:
                 except Exception as exc:  # papermill's execution error, a dead kernel...
                     error = exc
                     message = notebook_error(exc, output)  # before the output is removed
-            train_run = self._train_run(started, failed=error is not None)
-            self.result.train_run = train_run
+            self.sess.end_run(train_run, "failed" if error else "finished", release=True)
             if output.exists():
                 digest, size = self.store.blobs.put_file(output)
                 for run_id in {train_run.run_id, self.pipe.run_id}:
@@ -252,25 +266,6 @@ class _Runner:
             ) from None
         self.result.steps["train"] = "finished"
         return train_run
-
-    def _train_run(self, started: float, *, failed: bool) -> Run:
-        """The run the notebook opened (a child of the pipeline run), or a stand-in."""
-        from ..tracking.run import Run
-
-        assert self.pipe is not None
-        mine = {r.run_id for r in self.sess.stack}
-        for run_id in reversed(self.store.child_run_ids(self.pipe.run_id)):
-            if run_id in mine or self.store.tags(run_id).get("mlops.step") != "train":
-                continue
-            if self.store.run_record(run_id)["start_time"] >= started - 1:
-                if failed:
-                    self.store.update_run(run_id, status="failed", end_time=time.time())
-                return Run(self.store, run_id)
-        with self.step("train") as stand_in:  # the notebook failed before opening its run
-            pass
-        if failed:
-            self.store.update_run(stand_in.run_id, status="failed")
-        return stand_in
 
     def evaluate(self, conf: dict[str, Any], train_run: Run) -> float:
         metric = conf["metric"]

@@ -264,6 +264,13 @@ def _prediction_client_ids(db) -> None:
         db.execute("ALTER TABLE predictions ADD COLUMN client_request_id TEXT")
 
 
+def _cell_ids(db) -> None:
+    """The front-end's id of each captured cell, so a re-executed cell is known as one."""
+    columns = {row[1] for row in db.execute("PRAGMA table_info(cells)").fetchall()}
+    if "cell_id" not in columns:
+        db.execute("ALTER TABLE cells ADD COLUMN cell_id TEXT")
+
+
 MIGRATIONS: list[Callable] = [
     _v1,
     _v2,
@@ -271,6 +278,7 @@ MIGRATIONS: list[Callable] = [
     _registry,
     _run_summaries,
     _prediction_client_ids,
+    _cell_ids,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

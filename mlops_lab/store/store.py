@@ -11,7 +11,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -364,31 +364,47 @@ class Store:
 
     def add_cell(self, run_id: str, cell: Mapping[str, Any]) -> None:
         """Append a captured cell; ``seq`` is the next number for that run."""
+        self.add_cells(run_id, [cell])
+
+    def add_cells(self, run_id: str, cells: Sequence[Mapping[str, Any]]) -> None:
+        """Append captured cells in order, in one transaction."""
+        if not cells:
+            return
 
         def insert(conn) -> None:
             seq = conn.execute(
                 "SELECT coalesce(max(seq), -1) + 1 FROM cells WHERE run_id = ?", (run_id,)
             ).fetchone()[0]
-            conn.execute(
+            conn.executemany(
                 "INSERT INTO cells (run_id, seq, execution_count, source, status, error_name, "
-                "error_value, started, duration_s, kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    run_id,
-                    seq,
-                    cell.get("execution_count"),
-                    cell["source"],
-                    cell.get("status", "ok"),
-                    cell.get("error_name"),
-                    cell.get("error_value"),
-                    cell.get("started"),
-                    cell.get("duration_s"),
-                    cell.get("kind", "cell"),
-                ),
+                "error_value, started, duration_s, kind, cell_id) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        run_id,
+                        seq + i,
+                        cell.get("execution_count"),
+                        cell["source"],
+                        cell.get("status", "ok"),
+                        cell.get("error_name"),
+                        cell.get("error_value"),
+                        cell.get("started"),
+                        cell.get("duration_s"),
+                        cell.get("kind", "cell"),
+                        cell.get("cell_id"),
+                    )
+                    for i, cell in enumerate(cells)
+                ],
             )
 
         self.db.write(insert)
 
-    def cells(self, run_id: str) -> list[dict[str, Any]]:
+    def cells(self, run_id: str, *, context: bool = False) -> list[dict[str, Any]]:
+        """The cells captured for a run, in execution order.
+
+        ``context=True`` also returns the session's cells executed before the run
+        started (``kind = 'context'``), which promotion slices from.
+        """
         cols = (
             "seq",
             "execution_count",
@@ -399,9 +415,11 @@ class Store:
             "started",
             "duration_s",
             "kind",
+            "cell_id",
         )
+        where = "" if context else " AND coalesce(kind, 'cell') != 'context'"
         rows = self.db.read(
-            f"SELECT {', '.join(cols)} FROM cells WHERE run_id = ? ORDER BY seq", (run_id,)
+            f"SELECT {', '.join(cols)} FROM cells WHERE run_id = ?{where} ORDER BY seq", (run_id,)
         )
         return [dict(zip(cols, r, strict=True)) for r in rows]
 

@@ -1,15 +1,21 @@
-"""Notebook cell capture: every cell executed while a run is open is recorded.
+"""Notebook cell capture: every cell the kernel executes, from ``%load_ext`` on.
 
 IPython's ``pre_run_cell`` / ``post_run_cell`` events give the source, the
-execution count, the outcome and the duration of each cell. A cell is
-recorded for the runs open when it started and for those it started, so the
-cell that opens a run and the one that ends it are part of the run. Cells
+front-end's cell id, the execution count, the outcome and the duration of each
+cell. :class:`CellCapture` keeps the whole session's history in memory, in
+execution order, whether a run is open or not (see :attr:`CellCapture.history`).
+
+A run stores what it needs of it: when the run starts, the cells completed
+before it (``kind = 'context'``: the imports, data loading and helpers above
+``%mlops start``, which promotion slices from); then every cell executed while
+it is open, including the cell that opens it and the one that ends it. Cells
 run by ``%%mlops run`` record their body themselves (see :meth:`suppress`).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -17,14 +23,14 @@ from .session import session
 
 
 class CellCapture:
-    """Records cells into the open runs of the process's session."""
+    """Records the session's cells, and the open runs' cells into the store."""
 
     def __init__(self, shell: Any) -> None:
         self.shell = shell
         self.enabled = True
-        self._depth = 0
+        self.history: list[dict[str, Any]] = []
         self._suppressed = 0
-        self._started: list[tuple[str, float, list]] = []
+        self._started: list[tuple[str, str | None, float, list]] = []
         self._touched: list[list] = []
         session().add_listener(self._on_run_event)
 
@@ -44,8 +50,29 @@ class CellCapture:
             except ValueError:
                 pass
 
+    def begin_current(self) -> None:
+        """Treat the cell now executing (the one running ``%load_ext``) as started.
+
+        Its ``pre_run_cell`` fired before the hooks existed; the kernel stored its
+        source in the input history first, so it can be recorded when it ends.
+        """
+        if self._started:
+            return
+        try:
+            source = self.shell.history_manager.input_hist_raw[-1]
+        except (AttributeError, IndexError):
+            return
+        cell_id = None
+        try:  # ipykernel: the request being executed carries the front-end's cell id
+            cell_id = (self.shell.get_parent() or {}).get("metadata", {}).get("cellId")
+        except Exception:
+            cell_id = None
+        if isinstance(source, str) and "load_ext" in source:
+            self._started.append((source, cell_id, time.time(), list(session().stack)))
+            self._touched.append([])
+
     @contextmanager
-    def suppress(self):
+    def suppress(self) -> Iterator[None]:
         """Do not record cells run inside this block (a ``%%mlops run`` body)."""
         self._suppressed += 1
         try:
@@ -53,40 +80,55 @@ class CellCapture:
         finally:
             self._suppressed -= 1
 
+    def current_cell_id(self) -> str | None:
+        """The front-end's id of the cell now executing (``None`` if it sent none)."""
+        return self._started[0][1] if self._started else None
+
     def exclude(self, run: Any) -> None:
         """Leave ``run`` out of the cell now executing (it records its cell itself)."""
         for touched in self._touched:
             if run in touched:
                 touched.remove(run)
-        for _, _, open_runs in self._started:
+        for _, _, _, open_runs in self._started:
             if run in open_runs:
                 open_runs.remove(run)
 
     def _on_run_event(self, event: str, run: Any) -> None:
-        if event == "start" and self._touched:
+        if event != "start":
+            return
+        if self._touched:
             self._touched[-1].append(run)
+        if not self.enabled or not self.history:
+            return
+        context = [{**cell, "kind": "context"} for cell in self.history]
+        try:
+            run.store.add_cells(run.run_id, context)
+        except Exception as exc:  # capture must never break the user's notebook
+            _warn(exc)
 
     def pre_run_cell(self, info: Any) -> None:
         source = getattr(info, "raw_cell", "") or ""
-        self._started.append((source, time.time(), list(session().stack)))
+        cell_id = getattr(info, "cell_id", None)
+        self._started.append((source, cell_id, time.time(), list(session().stack)))
         self._touched.append([])
 
     def post_run_cell(self, result: Any) -> None:
         if not self._started:
             return
-        source, started, open_runs = self._started.pop()
+        source, cell_id, started, open_runs = self._started.pop()
         touched = self._touched.pop()
         sess = session()
         sess.flush()  # a cell is a natural point to make logged metrics visible
         if not self.enabled or self._suppressed or not source.strip():
             return
-        runs = {r.run_id: r for r in [*open_runs, *touched]}
-        if not runs:
-            return
         error = getattr(result, "error_in_exec", None) or getattr(result, "error_before_exec", None)
+        count = getattr(result, "execution_count", None)
+        if count is None:
+            count = getattr(self.shell, "execution_count", None)
         cell = {
             "source": source,
-            "execution_count": getattr(result, "execution_count", None),
+            "cell_id": cell_id,
+            "execution_count": count,
             "status": "error" if error is not None else "ok",
             "error_name": type(error).__name__ if error is not None else None,
             "error_value": str(error)[:2000] if error is not None else None,
@@ -94,14 +136,18 @@ class CellCapture:
             "duration_s": time.time() - started,
             "kind": "cell",
         }
+        self.history.append(cell)
+        runs = {r.run_id: r for r in [*open_runs, *touched]}
         for run in runs.values():
             try:
                 run.store.add_cell(run.run_id, cell)
             except Exception as exc:  # capture must never break the user's notebook
-                import warnings
+                _warn(exc)
 
-                from ..errors import MlopsLabWarning
 
-                warnings.warn(
-                    f"mlops-lab could not record the cell: {exc}", MlopsLabWarning, stacklevel=1
-                )
+def _warn(exc: Exception) -> None:
+    import warnings
+
+    from ..errors import MlopsLabWarning
+
+    warnings.warn(f"mlops-lab could not record the cell: {exc}", MlopsLabWarning, stacklevel=2)

@@ -7,11 +7,18 @@ when a run ends, before any read of the store (so reads see every value), at
 the end of every notebook cell, and at interpreter exit. The same thread
 refreshes the heartbeat of open runs, so another machine can tell a live
 run from a dead one.
+
+Inside a pipeline kernel the pipeline has already created the step's run and
+names it in :data:`RUN_ID_ENV_VAR`: a top-level ``start_run`` (``ml.start_run``,
+``%mlops start``, ``%%mlops run``, ``with ml.start_run(...)``) *adopts* that run
+instead of opening another, and ending it is left to the pipeline, so the
+notebook's code runs unchanged.
 """
 
 from __future__ import annotations
 
 import atexit
+import os
 import sys
 import threading
 import time
@@ -35,6 +42,7 @@ FLUSH_ROWS = 5000
 FLUSH_INTERVAL_S = 1.0
 HEARTBEAT_INTERVAL_S = 30.0
 STATUSES = ("running", "finished", "failed", "killed")
+RUN_ID_ENV_VAR = "MLOPS_LAB_RUN_ID"
 
 
 class Session:
@@ -53,6 +61,7 @@ class Session:
         self._last_flush = time.monotonic()
         self._last_beat = time.monotonic()
         self._listeners: list[weakref.ReferenceType] = []
+        self.adopted: set[str] = set()
 
     # -- stores -------------------------------------------------------------------------
 
@@ -92,6 +101,10 @@ class Session:
     ) -> Run:
         from .run import Run
 
+        if parent is None or parent is False:
+            adopted = self._adopt(store, tags)
+            if adopted is not None:
+                return adopted
         parent_id: str | None = None
         if parent is not None and parent is not False:
             if parent is True:
@@ -146,6 +159,44 @@ class Session:
                 fn("start", run)
         return run
 
+    def _adopt(self, store: Store | None, tags: dict[str, Any] | None) -> Run | None:
+        """The pipeline step's run named by :data:`RUN_ID_ENV_VAR`, made active; else None."""
+        from .run import Run
+
+        run_id = os.environ.get(RUN_ID_ENV_VAR)
+        if not run_id:
+            return None
+        run = next((r for r in self.stack if r.run_id == run_id), None)
+        if run is None:
+            store = store or self.store()
+            try:
+                store.run_record(run_id)
+            except RunNotFoundError:
+                raise RunNotFoundError(
+                    f"{RUN_ID_ENV_VAR}={run_id} names no run in {store.root}: "
+                    "this kernel was started for a pipeline step that does not exist",
+                    run_id=run_id,
+                ) from None
+            run = Run(store, run_id)
+            self.stack.append(run)
+            self._ensure_thread()
+        first = run_id not in self.adopted
+        self.adopted.add(run_id)
+        if tags:
+            user_tags = {str(k): str(v) for k, v in tags.items() if not str(k).startswith("mlops.")}
+            if user_tags:
+                run.store.set_tags(run_id, user_tags)
+        if first:
+            for listener in list(self._listeners):
+                fn = listener()
+                if fn is not None:
+                    fn("start", run)
+        return run
+
+    def is_adopted(self, run: Run | None) -> bool:
+        """Whether ``run`` is a pipeline step's run this process adopted (the pipeline ends it)."""
+        return run is not None and run.run_id in self.adopted
+
     def _set_dirty(self, store: Store, run_id: str, dirty: bool | None) -> None:
         if dirty is not None:
             try:
@@ -153,7 +204,14 @@ class Session:
             except Exception:  # the store may be gone (tests); the flag is a nicety
                 pass
 
-    def end_run(self, run: Run | None = None, status: str = "finished") -> Run | None:
+    def end_run(
+        self, run: Run | None = None, status: str = "finished", *, release: bool = False
+    ) -> Run | None:
+        """End ``run`` (default: the active one) and the children opened after it.
+
+        An adopted run (see the module docstring) is left open unless ``release``:
+        the pipeline that created it ends it.
+        """
         if status not in STATUSES or status == "running":
             raise InvalidArgumentError(
                 f"status: expected one of finished, failed, killed; got {status!r}"
@@ -161,6 +219,10 @@ class Session:
         run = run or self.active
         if run is None or run not in self.stack:
             return None  # nothing open, or already ended (ml.end_run inside a with block)
+        if run.run_id in self.adopted:
+            if not release:
+                return run
+            self.adopted.discard(run.run_id)
         rows = self._take(run.run_id)
         # Ending a parent ends the children opened after it, innermost first.
         index = self.stack.index(run)
@@ -295,11 +357,19 @@ class Session:
         if dead and not store.db.read_only:  # a read-only store is read as it stands
             store.mark_killed(dead, now)
 
+    def close_all(self, status: str) -> None:
+        """End every open run, innermost first; adopted runs are only let go of."""
+        while self.stack:
+            run = self.stack[-1]
+            if run.run_id in self.adopted:
+                self.stack.pop()
+                continue
+            self.end_run(run, status)
+
     def shutdown(self) -> None:
         """Interpreter exit: write what is buffered and close the runs still open."""
         try:
-            while self.stack:
-                self.end_run(self.stack[0], "finished")
+            self.close_all("finished")
             self.flush()
             capture.wait_for_git()
         except Exception as exc:
@@ -355,6 +425,7 @@ def reset() -> None:
         return
     _session.flush()
     _session.stack.clear()
+    _session.adopted.clear()
     _session._steps.clear()
     _session._stores.clear()
 
@@ -366,8 +437,7 @@ def _install_excepthook() -> None:
     def hook(exc_type, exc, tb) -> None:
         if _session is not None:
             try:
-                while _session.stack:
-                    _session.end_run(_session.stack[0], "failed")
+                _session.close_all("failed")
             except Exception:
                 pass
         previous(exc_type, exc, tb)

@@ -41,12 +41,24 @@ def test_a_notebook_session_is_recorded(shell) -> None:
     assert all(c["duration_s"] >= 0 for c in cells)
 
 
-def test_cells_outside_a_run_are_not_recorded(shell, store) -> None:
+def test_cells_before_a_run_are_its_context_and_later_ones_are_not_recorded(shell, store) -> None:
+    from mlops_lab.magics import capture
+
     shell.run_cell("y = 1")
     shell.run_cell("%mlops start")
     shell.run_cell("%mlops end")
     shell.run_cell("z = 2")
-    assert store.db.read_one("SELECT count(*) FROM cells")[0] == 2
+    run = ml.get_run()
+    assert [c["source"] for c in run.cells] == ["%mlops start", "%mlops end"]
+    context = [c for c in store.cells(run.run_id, context=True) if c["kind"] == "context"]
+    assert [c["source"] for c in context] == ["y = 1"]
+    # the kernel's history has every cell, in or out of a run
+    assert [c["source"] for c in capture().history][-4:] == [
+        "y = 1",
+        "%mlops start",
+        "%mlops end",
+        "z = 2",
+    ]
 
 
 def test_cell_magic_is_one_run(shell) -> None:

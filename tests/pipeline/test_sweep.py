@@ -15,8 +15,8 @@ import mlops_lab as ml
 from mlops_lab.errors import InvalidArgumentError, PipelineParamError
 from mlops_lab.pipeline import Param, PipelineSpec, executors
 from mlops_lab.pipeline.cli import add_subcommands
-from mlops_lab.pipeline.promote import PARENT_ENV_VAR
 from mlops_lab.pipeline.sweep import parse_grid, sweep
+from mlops_lab.tracking.session import RUN_ID_ENV_VAR
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "pipeline_train.ipynb"
 
@@ -44,12 +44,10 @@ def fake_kernel(input_path, output_path, *, parameters, **kwargs):
 
     from mlops_lab.tracking.session import session
 
-    run = session().start_run(
-        "clf-train",
-        experiment="default",
-        tags={"mlops.step": "train"},
-        parent=os.environ[PARENT_ENV_VAR],
-    )
+    # The pipeline created the step's run and named it in MLOPS_LAB_RUN_ID: adopted.
+    assert os.environ[RUN_ID_ENV_VAR]
+    run = session().start_run("clf-train", experiment="default", tags=None, parent=None)
+    assert run.run_id == os.environ[RUN_ID_ENV_VAR]
     try:
         run.log_params(parameters)
         if parameters["acc"] < 0:

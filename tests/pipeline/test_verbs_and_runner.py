@@ -13,8 +13,7 @@ import mlops_lab as ml
 from mlops_lab.errors import PipelineStepError
 from mlops_lab.pipeline import Param, PipelineSpec
 from mlops_lab.pipeline.cli import add_subcommands
-from mlops_lab.pipeline.promote import PARENT_ENV_VAR
-from mlops_lab.tracking.session import session
+from mlops_lab.tracking.session import RUN_ID_ENV_VAR, session
 
 
 def _spec(tmp_path, **gate) -> PipelineSpec:
@@ -39,12 +38,10 @@ def fake_kernel(input_path, output_path, *, parameters, **kwargs):
     from sklearn.linear_model import LogisticRegression
 
     assert os.environ["MLOPS_LAB_NOTEBOOK"] == input_path
-    run = session().start_run(
-        "clf-train",
-        experiment="default",
-        tags={"mlops.step": "train"},
-        parent=os.environ[PARENT_ENV_VAR],
-    )
+    # The pipeline created the step's run and named it in MLOPS_LAB_RUN_ID: adopted.
+    assert os.environ[RUN_ID_ENV_VAR]
+    run = session().start_run("clf-train", experiment="default", tags=None, parent=None)
+    assert run.run_id == os.environ[RUN_ID_ENV_VAR]
     try:
         run.log_params(parameters)
         if parameters["acc"] < 0:
