@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import MlopsLabError, PipelineStepError
 from ..tracking.session import RUN_ID_ENV_VAR
+from .fair_gate import FairScore
 from .gate import GateDecision, current_champion, decide
 from .progress import Progress
 from .promote import PARENT_ENV_VAR
@@ -138,6 +139,7 @@ class _Runner:
         self.sess = session()
         self.pipe: Run | None = None
         self.result: PipelineResult | None = None
+        self.fair: FairScore | None = None
 
     def start(self) -> Run:
         from ..tracking.api import log_params
@@ -271,11 +273,12 @@ class _Runner:
         metric = conf["metric"]
         with self.step(conf.get("name", "evaluate")) as run:
             metrics = self.store.latest_metrics(train_run.run_id)
-            if metric not in metrics:
+            if metric not in metrics and "data" not in conf:
                 raise self.fail(
                     "evaluate",
                     f"the train notebook logged no metric {metric!r} "
-                    f"(it logged: {', '.join(metrics) or 'none'})",
+                    f"(it logged: {', '.join(metrics) or 'none'}); or name evaluation data "
+                    "in the step so the library scores the model itself",
                 )
             if self.spec.model not in {
                 a["path"] for a in self.store.artifacts(train_run.run_id) if a["kind"] == "model"
@@ -283,13 +286,33 @@ class _Runner:
                 raise self.fail(
                     "evaluate", f"the train notebook logged no model {self.spec.model!r}"
                 )
-            run.log_metric(metric, metrics[metric])
-            return metrics[metric]
+            if "data" not in conf:  # no evaluation data: the figure the notebook logged
+                run.log_metric(metric, metrics[metric])
+                return metrics[metric]
+            from .fair_gate import score_fairly
+
+            try:
+                self.fair = score_fairly(
+                    conf,
+                    params=self.params,
+                    workdir=self.spec.workdir_path,
+                    candidate_model=train_run.load_model(self.spec.model),
+                    model_name=conf.get("model_name", self.spec.name),
+                    store=self.store,
+                    step_run=run,
+                )
+            except MlopsLabError as exc:
+                raise self.fail("evaluate", str(exc)) from None
+            return self.fair.candidate
 
     def gate(self, conf: dict[str, Any], candidate: float, model_name: str) -> GateDecision:
         assert self.pipe is not None
         with self.step(conf.get("name", "gate")) as run:
-            champion, version = current_champion(model_name, conf["metric"], self.store)
+            fair = self.fair
+            if fair is not None:  # both figures computed by the library on the same rows
+                champion, version = fair.champion, fair.champion_version
+            else:
+                champion, version = current_champion(model_name, conf["metric"], self.store)
             decision = decide(
                 candidate,
                 champion,
@@ -298,10 +321,13 @@ class _Runner:
                 min_delta=float(conf.get("min_delta", 0.0)),
                 otherwise=conf.get("otherwise", "challenger"),
                 champion_version=version,
+                dataset=fair.dataset if fair is not None else None,
+                failed_rules=fair.failed_rules if fair is not None else None,
             )
             for target in (run, self.pipe):
                 target.set_tag("gate.decision", decision.decision)
                 target.set_tag("gate.rule", decision.rule)
+                target.set_tag("gate.reason", str(decision)[:2000])
                 target.log_metric("gate.candidate", candidate)
                 if champion is not None:
                     target.log_metric("gate.champion", champion)
