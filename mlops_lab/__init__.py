@@ -76,6 +76,7 @@ _EXPORTS: dict[str, str] = {
     "start_server": "mlops_lab.serve.server",
     "sweep": "mlops_lab.pipeline",
     "validate": "mlops_lab.data.validate",
+    "watch": "mlops_lab.pipeline.watch",
 }
 
 __all__ = [
@@ -138,6 +139,7 @@ __all__ = [
     "sweep",
     "unload_ipython_extension",
     "validate",
+    "watch",
 ]
 
 if TYPE_CHECKING:
@@ -155,6 +157,7 @@ if TYPE_CHECKING:
     from .package.build import package
     from .package.bundle import Bundle, load_bundle
     from .pipeline import promote, reproduce, run_pipeline, sweep
+    from .pipeline.watch import watch
     from .registry import (
         ModelVersion,
         delete_alias,

@@ -61,6 +61,22 @@ def pipeline(ctx: Context, args: argparse.Namespace) -> object:
         from ..pipeline.cli import sweep_of
 
         return sweep_of(args)
+    if args.action == "watch":
+        if args.max_checks is None:
+            raise UsageError(
+                "%mlops pipeline watch runs until stopped: run it in a terminal "
+                f"(mlops-lab pipeline watch {args.name}), or give --max-checks N here"
+            )
+        from ..pipeline.watch import watch
+
+        return watch(
+            args.name,
+            data_param=args.data_param,
+            interval=args.interval,
+            every=args.every,
+            pipelines_dir=args.pipelines_dir,
+            max_checks=args.max_checks,
+        )
     return run_pipeline(
         args.name,
         params_of(args.param),

@@ -35,8 +35,9 @@ def add_promote_arguments(p: Any) -> None:
 def add_pipeline_arguments(p: Any) -> None:
     p.add_argument(
         "action",
-        choices=["run", "sweep", "list"],
-        help="run a pipeline, sweep a grid of parameters, or list them",
+        choices=["run", "sweep", "list", "watch"],
+        help="run a pipeline, sweep a grid of parameters, list them, or watch its data "
+        "and retrain when it changes",
     )
     p.add_argument("name", nargs="?", help="the pipeline's name (or folder)")
     p.add_argument(
@@ -57,6 +58,10 @@ def add_pipeline_arguments(p: Any) -> None:
     )
     p.add_argument("--workers", type=int, help="sweep: parallel runs (default: one per CPU)")
     p.add_argument("--dask", metavar="ADDRESS", help="sweep: on this Dask scheduler instead")
+    p.add_argument("--interval", default="60s", help="watch: how often to look (e.g. 30s, 5m)")
+    p.add_argument("--every", help="watch: a schedule, e.g. 1h (retrains only on new data)")
+    p.add_argument("--data-param", help="watch: the parameter naming the training data file")
+    p.add_argument("--max-checks", type=int, help="watch: stop after N looks")
 
 
 def params_of(pairs: list[list[str]] | None) -> dict[str, str]:
@@ -105,6 +110,18 @@ def _cmd_pipeline(args: argparse.Namespace) -> int:
         raise InvalidArgumentError(f"pipeline {args.action}: give the pipeline's NAME")
     if args.action == "sweep":
         return _sweep(args)
+    if args.action == "watch":
+        from .watch import watch
+
+        watch(
+            args.name,
+            data_param=args.data_param,
+            interval=args.interval,
+            every=args.every,
+            pipelines_dir=args.pipelines_dir,
+            max_checks=args.max_checks,
+        )
+        return 0
     try:
         result = run_pipeline(
             args.name,

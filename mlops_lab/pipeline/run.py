@@ -141,14 +141,14 @@ class _Runner:
         self.result: PipelineResult | None = None
         self.fair: FairScore | None = None
 
-    def start(self) -> Run:
+    def start(self, tags: dict[str, str] | None = None) -> Run:
         from ..tracking.api import log_params
 
         source = {"source_type": "pipeline", "source_path": str(self.spec.folder)}
         self.pipe = self.sess.start_run(
             self.spec.name,
             experiment=self.spec.experiment,
-            tags={"mlops.pipeline": self.spec.name, "mlops.kind": "pipeline"},
+            tags={**(tags or {}), "mlops.pipeline": self.spec.name, "mlops.kind": "pipeline"},
             parent=None,
             store=self.store,
             source=source,
@@ -362,6 +362,7 @@ def run_pipeline(
     progress: bool = True,
     kernel_name: str | None = None,
     execute: Callable[..., Any] | None = None,
+    tags: dict[str, str] | None = None,
 ) -> PipelineResult:
     """Run a promoted pipeline with ``params`` overriding its defaults.
 
@@ -376,6 +377,8 @@ def run_pipeline(
         A progress bar (a widget in a notebook, tqdm in a terminal).
     execute
         The notebook executor (default: ``papermill.execute_notebook``).
+    tags
+        Extra tags for the pipeline run (the watcher records why it ran).
 
     Returns
     -------
@@ -400,7 +403,7 @@ def run_pipeline(
     sess.stack.clear()  # the pipeline run is a top-level run even if a notebook run is open
     bar = _progress(spec, progress)
     try:
-        pipe = runner.start()
+        pipe = runner.start(tags)
         status = "failed"
         try:
             train_run = None
