@@ -34,6 +34,9 @@ def _serve_arguments(p: VerbParser) -> None:
     p.add_argument("--port", type=int, help="port (default: a free one)")
     p.add_argument("--workers", type=int, default=1, help="worker processes")
     p.add_argument("--token", help="require 'Authorization: Bearer TOKEN'")
+    p.add_argument(
+        "--follow", action="store_true", help="swap to each new version of the alias, checked"
+    )
 
 
 @verb(
@@ -45,7 +48,12 @@ def serve(ctx: Context, args: argparse.Namespace) -> object:
     from ..serve.server import start_server
 
     return start_server(
-        args.model, host=args.host, port=args.port, workers=args.workers, token=args.token
+        args.model,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        token=args.token,
+        extra_args=["--follow"] if args.follow else None,
     )
 
 

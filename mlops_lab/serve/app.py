@@ -54,6 +54,8 @@ def create_app(
     runtime: str = "auto",
     prediction_log: Any = DEFAULT,
     log_queue_size: int = 10_000,
+    follow: str | None = None,
+    follow_interval: float = 2.0,
 ) -> Any:
     """The FastAPI app serving ``bundle``.
 
@@ -74,6 +76,9 @@ def create_app(
     prediction_log
         Where requests are logged: the project store by default, ``None`` for nowhere, or a
         :class:`~.prediction_log.PredictionLog`.
+    follow
+        An alias (``iris@champion``) or a bundle folder to follow: new versions are checked
+        and swapped in while serving (see :mod:`.follow`); ``app.state.follower`` is it.
     """
     from fastapi import FastAPI
     from starlette.exceptions import HTTPException
@@ -100,13 +105,23 @@ def create_app(
         log=log,
     )
 
+    follower = None
+    if follow is not None:
+        from .follow import Follower
+
+        follower = Follower(service, follow, interval=follow_interval, runtime=runtime)
+
     @asynccontextmanager
     async def lifespan(app: Any):
         if log is not None:
             log.start()
+        if follower is not None:
+            follower.start()
         try:
             yield
         finally:
+            if follower is not None:
+                follower.stop()
             if log is not None:
                 log.close()
 
@@ -124,6 +139,7 @@ def create_app(
     app.state.metrics = service.metrics
     app.state.prediction_log = log
     app.state.service = service
+    app.state.follower = follower
 
     async def refused(request: Any, exc: Exception) -> Any:
         return error_response(exc)

@@ -33,6 +33,14 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--runtime", choices=["auto", "onnx", "sklearn"], default="auto")
     p.add_argument("--log-level", default="warning", help="uvicorn's log level")
+    p.add_argument(
+        "--follow",
+        action="store_true",
+        help="follow the alias (or bundle folder): swap to each new version once it is checked",
+    )
+    p.add_argument(
+        "--follow-interval", type=float, default=2.0, help="seconds between --follow checks"
+    )
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -49,6 +57,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         unseen_categories=args.unseen_categories,
         runtime=args.runtime,
         log_level=args.log_level,
+        follow=args.follow,
+        follow_interval=args.follow_interval,
     )
     return 0
 

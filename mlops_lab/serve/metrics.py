@@ -132,3 +132,36 @@ class ServerMetrics:
                 f"process_resident_memory_bytes {rss}",
             ]
         return "\n".join(out) + "\n"
+
+
+def render_all(
+    metrics: list[ServerMetrics], log: Any = None, extra: list[str] | None = None
+) -> str:
+    """The metrics of every version served so far, one group per metric family.
+
+    A server following an alias keeps a :class:`ServerMetrics` per version; their
+    samples are merged under one ``# HELP``/``# TYPE`` header per family, as the
+    Prometheus text format wants.
+    """
+    families: dict[str, list[str]] = {}
+    headers: dict[str, list[str]] = {}
+    for i, m in enumerate(metrics):
+        name = ""
+        for line in m.render(log if i == len(metrics) - 1 else None).splitlines():
+            if line.startswith("# HELP "):
+                name = line.split()[2]
+                headers.setdefault(name, [])
+                if len(headers[name]) < 2:
+                    headers[name].append(line)
+                families.setdefault(name, [])
+            elif line.startswith("# TYPE "):
+                if len(headers[name]) < 2:
+                    headers[name].append(line)
+            elif name == "process_resident_memory_bytes" and families[name]:
+                continue  # one process, one figure
+            else:
+                families[name].append(line)
+    out: list[str] = []
+    for name, samples in families.items():
+        out += headers[name][:2] + samples
+    return "\n".join(out + (extra or [])) + "\n"

@@ -62,8 +62,7 @@ def health_router() -> APIRouter:
 
 def v2_router(service: Service, auth: Callable[..., None]) -> APIRouter:
     router = APIRouter(tags=["v2"], dependencies=[Depends(auth)])
-    name, version = service.name, service.version
-    datatypes = service.output_types()
+    name = service.name
 
     @router.get("/v2")
     async def server_metadata() -> Any:
@@ -90,10 +89,15 @@ def v2_router(service: Service, auth: Callable[..., None]) -> APIRouter:
         return {"name": name, "ready": True}
 
     def render(
-        results: Any, outputs: tuple[str, ...], request_id: str, *, binary_outputs: frozenset[str]
+        results: Any,
+        outputs: tuple[str, ...],
+        request_id: str,
+        version: str,
+        *,
+        binary_outputs: frozenset[str],
     ) -> Any:
         body, blob = protocols.render_v2(
-            name, version, request_id, results, outputs, datatypes, binary_outputs
+            name, version, request_id, results, outputs, service.output_types(), binary_outputs
         )
         if not binary_outputs:
             return json_response(body)
@@ -134,9 +138,9 @@ def v2_router(service: Service, auth: Callable[..., None]) -> APIRouter:
 
 def mlflow_router(service: Service, auth: Callable[..., None]) -> APIRouter:
     router = APIRouter(tags=["mlflow"], dependencies=[Depends(auth)])
-    schema, unseen = service.schema, service.unseen
+    unseen = service.unseen
 
-    def render(results: Any, outputs: tuple[str, ...], request_id: str) -> Any:
+    def render(results: Any, outputs: tuple[str, ...], request_id: str, version: str) -> Any:
         return json_response(protocols.render_mlflow(results, outputs))
 
     @router.post("/invocations", openapi_extra=invocations_openapi(service.bundle))
@@ -144,6 +148,7 @@ def mlflow_router(service: Service, auth: Callable[..., None]) -> APIRouter:
         content_type = request.headers.get("content-type", JSON).split(";")[0].strip().lower()
 
         def parse(body: bytes, headers: Any) -> Parsed:
+            schema = service.schema
             if content_type == "text/csv":
                 inputs, n, outputs = protocols.parse_csv(schema, body, unseen=unseen)
             elif content_type in (JSON, "", "application/*", "*/*"):
@@ -171,7 +176,7 @@ def ops_router(service: Service, auth: Callable[..., None]) -> APIRouter:
 
     @router.get("/metrics", tags=["monitoring"], response_class=PlainTextResponse)
     async def prometheus() -> Any:
-        return PlainTextResponse(service.metrics.render(service.log), media_type=CONTENT_TYPE)
+        return PlainTextResponse(service.render_metrics(), media_type=CONTENT_TYPE)
 
     @router.get("/openapi.json", include_in_schema=False)
     async def openapi(request: Request) -> Any:

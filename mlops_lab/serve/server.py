@@ -65,6 +65,8 @@ def serve(
     unseen_categories: str = "reject",
     runtime: str = "auto",
     log_level: str = "warning",
+    follow: bool = False,
+    follow_interval: float = 2.0,
 ) -> None:
     """Serve a model until interrupted (``mlops-lab serve``).
 
@@ -76,6 +78,10 @@ def serve(
         The interface to bind; 127.0.0.1 (this machine only) unless told otherwise.
     token
         Require ``Authorization: Bearer TOKEN`` on every endpoint but the health checks.
+    follow
+        Follow ``ref`` (an alias such as ``iris@champion``, or a bundle folder): each new
+        version is loaded, checked and swapped in without a failed request (see
+        :mod:`.follow`).
     """
     uvicorn = _uvicorn()
     bundle = resolve_bundle(ref)
@@ -86,6 +92,13 @@ def serve(
         "unseen_categories": unseen_categories,
         "runtime": runtime,
     }
+    if follow:
+        if workers > 1:
+            from ..errors import InvalidArgumentError
+
+            raise InvalidArgumentError("--follow serves with one worker (drop --workers)")
+        options["follow"] = str(ref)
+        options["follow_interval"] = follow_interval
     _record_deployment(bundle, f"http://{host}:{port}")
     print(
         f"mlops-lab: serving {bundle.name} version {bundle.version} "

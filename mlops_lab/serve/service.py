@@ -71,12 +71,29 @@ class Parsed:
     inputs: Any
     n_rows: int
     outputs: tuple[str, ...]
-    render: Callable[[dict[str, Any], tuple[str, ...], str], Any]
+    render: Callable[[dict[str, Any], tuple[str, ...], str, str], Any]
     request_id: str | None = None
 
 
+@dataclass
+class Served:
+    """One loaded version: its bundle, predictor and metrics (swapped whole, never in part)."""
+
+    bundle: Any
+    predictor: Any
+    metrics: ServerMetrics
+
+    @property
+    def version(self) -> str:
+        return str(self.bundle.version)
+
+
 class Service:
-    """One served bundle with its predictor, limits, token, metrics and prediction log."""
+    """One served model with its predictor, limits, token, metrics and prediction log.
+
+    ``current`` is the version answering new requests; :meth:`swap` replaces it in
+    one assignment, so a request in flight finishes on the version it started with.
+    """
 
     def __init__(
         self,
@@ -89,16 +106,76 @@ class Service:
         unseen_categories: str,
         log: Any,
     ) -> None:
-        self.bundle = bundle
-        self.predictor = predictor
-        self.schema = bundle.schema
-        self.name, self.version = bundle.name, bundle.version
+        self.name = bundle.name
         self.max_body_bytes = max_body_bytes
         self.max_rows = max_rows
         self.unseen = unseen_categories
         self.log = log
-        self.metrics = ServerMetrics(self.name, self.version, predictor.runtime)
+        self.current = Served(
+            bundle, predictor, ServerMetrics(self.name, bundle.version, predictor.runtime)
+        )
+        self.served: list[Served] = [self.current]
+        self.swaps = 0
+        self.refused: dict[str, str] = {}  # version -> why it was not swapped in
         self._expected_auth = f"Bearer {token}".encode() if token else None
+
+    @property
+    def bundle(self) -> Any:
+        return self.current.bundle
+
+    @property
+    def predictor(self) -> Any:
+        return self.current.predictor
+
+    @property
+    def schema(self) -> Any:
+        return self.current.bundle.schema
+
+    @property
+    def version(self) -> str:
+        return self.current.version
+
+    @property
+    def metrics(self) -> ServerMetrics:
+        return self.current.metrics
+
+    def swap(self, bundle: Any, predictor: Any) -> None:
+        """Serve ``bundle`` from the next request on (checked by the caller first)."""
+        served = next((s for s in self.served if s.version == str(bundle.version)), None)
+        if served is None:
+            metrics = ServerMetrics(self.name, bundle.version, predictor.runtime)
+            served = Served(bundle, predictor, metrics)
+            self.served.append(served)
+        else:
+            served.bundle, served.predictor = bundle, predictor
+        self.current = served
+        self.swaps += 1
+        self.refused.pop(str(bundle.version), None)
+
+    def render_metrics(self) -> str:
+        from .metrics import render_all
+
+        extra = [
+            "# HELP mlops_model_swaps_total Times the served version changed (--follow).",
+            "# TYPE mlops_model_swaps_total counter",
+            f'mlops_model_swaps_total{{model="{self.name}"}} {self.swaps}',
+            "# HELP mlops_model_serving Which version answers new requests (1) and which not (0).",
+            "# TYPE mlops_model_serving gauge",
+        ]
+        extra += [
+            f'mlops_model_serving{{model="{self.name}",version="{s.version}"}} '
+            f"{int(s is self.current)}"
+            for s in self.served
+        ]
+        extra += [
+            "# HELP mlops_model_refused A version the alias moved to that was not swapped in.",
+            "# TYPE mlops_model_refused gauge",
+        ]
+        extra += [
+            f'mlops_model_refused{{model="{self.name}",version="{v}"}} 1' for v in self.refused
+        ]
+        ordered = [s.metrics for s in self.served if s is not self.current] + [self.metrics]
+        return render_all(ordered, self.log, extra)
 
     # -- checks before a request's inputs are read ------------------------------------------
 
@@ -183,7 +260,8 @@ class Service:
     ) -> Any:
         """Answer one prediction request and log it; client mistakes are a 4xx JSON answer."""
         started = time.perf_counter()
-        metrics = self.metrics
+        served = self.current  # this request is answered by this version, whatever swaps
+        metrics = served.metrics
         metrics.in_flight += 1
         key = uuid.uuid4().hex  # the server's own id: the key of the request's log row
         client_id: str | None = None
@@ -198,12 +276,13 @@ class Service:
             inputs, n_rows, outputs = parsed.inputs, parsed.n_rows, parsed.outputs
             if n_rows > self.max_rows:
                 raise Rejected(413, f"the request has {n_rows} rows, the limit is {self.max_rows}")
-            if "predict_proba" in outputs and not self.predictor.has_proba:
+            if "predict_proba" in outputs and not served.predictor.has_proba:
                 raise InputValidationError("this model has no predict_proba", status=400)
-            results = self.predictor.predict(inputs, outputs)
+            results = served.predictor.predict(inputs, outputs)
             ids = _ids(key, client_id)
-            response = parsed.render(results, outputs, ids["x-request-id"])
+            response = parsed.render(results, outputs, ids["x-request-id"], served.version)
             response.headers.update(ids)
+            response.headers["x-model-version"] = served.version
         except RecursionError:
             status, error = 400, "the request is nested too deeply"
             response = error_response(protocols.bad_request(error), _ids(key, client_id))
@@ -228,17 +307,17 @@ class Service:
                     "request_id": key,
                     "client_request_id": client_id,
                     "model": self.name,
-                    "version": self.version,
-                    "run_id": self.bundle.run_id,
+                    "version": served.version,
+                    "run_id": served.bundle.run_id,
                     "created": time.time(),
                     "protocol": protocol,
                     "status": status,
                     "latency_ms": elapsed * 1000.0,
                     "n_rows": n_rows,
-                    "inputs": _loggable(self.schema, inputs) if status == 200 else None,
+                    "inputs": _loggable(served.bundle.schema, inputs) if status == 200 else None,
                     "outputs": results,
                     "error": error,
-                    "runtime": self.predictor.runtime,
+                    "runtime": served.predictor.runtime,
                 }
             )
         return response
