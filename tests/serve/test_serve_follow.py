@@ -137,3 +137,95 @@ def test_a_bundle_folder_replaced_in_place_is_followed(thread_server, tmp_path) 
             np.asarray(next(o for o in v2["outputs"] if o["name"] == "predict")["data"]),
             ml.load_model("cancer/2").predict(X.head(3)),
         )
+
+
+def _train_kernel(input_path, output_path, *, parameters, **kwargs):
+    """What the promoted notebook does: train on train_path, log the model and its score."""
+    import pandas as pd
+
+    from mlops_lab.tracking.session import session
+
+    run = session().start_run("train", experiment="default", tags=None, parent=None)
+    try:
+        frame = pd.read_csv(parameters["train_path"])
+        X, y = frame.drop(columns="target"), frame["target"]
+        model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)).fit(X, y)
+        ml.log_model(model, run=run, input_example=X.head())
+        run.log_metric("accuracy", float(model.score(X, y)))
+    finally:
+        session().end_run(run)
+    with open(output_path, "w") as fh:
+        fh.write('{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}')
+
+
+@pytest.mark.slow
+def test_new_data_retrains_moves_the_champion_and_the_running_server_follows(
+    thread_server, tmp_path
+) -> None:
+    from mlops_lab.pipeline import Param, PipelineSpec
+    from mlops_lab.pipeline.watch import Watcher
+
+    frame = load_breast_cancer(as_frame=True).frame
+    data = tmp_path / "train.csv"
+    frame.iloc[:60].to_csv(data, index=False)  # a small first sample: a weak model
+    holdout = tmp_path / "holdout.csv"
+    frame.iloc[300:].to_csv(holdout, index=False)
+    PipelineSpec(
+        name="cancer",
+        folder=tmp_path / "pipelines" / "cancer",
+        params={
+            "train_path": Param("path", str(data), dataset="train"),
+            "eval_path": Param("path", str(holdout)),
+        },
+        steps=[
+            {"name": "train", "kind": "notebook", "notebook": "train.ipynb", "model": "model"},
+            {
+                "name": "evaluate",
+                "kind": "evaluate",
+                "metric": "log_loss",
+                "data": "eval_path",
+                "target": "target",
+            },
+            {"name": "gate", "kind": "gate", "metric": "log_loss", "mode": "min"},
+            {"name": "register", "kind": "register", "model_name": "cancer"},
+        ],
+    ).save()
+    said: list[str] = []
+    watcher = Watcher("cancer", "train_path", interval=0.1, execute=_train_kernel, say=said.append)
+    assert watcher.tick().action == "ran"
+    assert ml.get_model_version("cancer@champion").version == 1
+    app = create_app(
+        ml.package("cancer@champion", tmp_path / "b1"),
+        follow="cancer@champion",
+        follow_interval=0.2,
+    )
+    rows = frame.drop(columns="target").iloc[300:304].to_dict("records")
+    answers: list[tuple[int, str]] = []
+    per_client: list[list[str]] = [[], []]
+    stop = threading.Event()
+
+    def client(url: str, mine: list[str]) -> None:
+        with httpx.Client(base_url=url, timeout=30) as http:
+            for _ in range(3000):
+                if stop.is_set():
+                    return
+                r = http.post("/invocations", json={"dataframe_records": rows})
+                answers.append((r.status_code, r.headers.get("x-model-version", "")))
+                mine.append(r.headers.get("x-model-version", ""))
+
+    with thread_server(app) as url:
+        threads = [threading.Thread(target=client, args=(url, m)) for m in per_client]
+        for t in threads:
+            t.start()
+        frame.iloc[:300].to_csv(data, index=False)  # new data arrives in place
+        trigger = watcher.tick()
+        assert trigger.action == "ran" and "gate: champion" in trigger.detail, said
+        assert ml.get_model_version("cancer@champion").version == 2
+        _wait(lambda: app.state.service.version == "2")
+        _wait(lambda: sum(1 for a in answers if a[1] == "2") > 10)
+        stop.set()
+        for t in threads:
+            t.join(60)
+    assert {status for status, _ in answers} == {200}
+    for versions in per_client:  # each client sees version 1, then only version 2
+        assert versions == sorted(versions) and versions[-1] == "2"
