@@ -80,16 +80,30 @@ def split_assignments(text: str) -> list[tuple[str, str]]:
             starts.append((offset(tok.start), offset(tokens[i + 1].end)))
     if not starts or text[: starts[0][0]].strip():
         end = starts[0][0] if starts else len(text)
+        head, eq, rest = text.strip().partition("=")
+        head = head.strip()
+        bad_name = not head.isidentifier() or keyword.iskeyword(head)
+        if eq and head and " " not in head and not rest.startswith("=") and bad_name:
+            raise UsageError(_not_a_name(head, text.strip()))
         raise UsageError(f"expected NAME=VALUE, got {text[:end].strip()!r}")
     out = []
     for n, (begin, value_start) in enumerate(starts):
         end = starts[n + 1][0] if n + 1 < len(starts) else len(text)
         name = text[begin:value_start].rstrip("=").strip()
         expr = text[value_start:end].strip()
-        if not expr or keyword.iskeyword(name):
+        if keyword.iskeyword(name):
+            raise UsageError(_not_a_name(name, text[begin:end].strip()))
+        if not expr:
             raise UsageError(f"expected NAME=VALUE, got {text[begin:end].strip()!r}")
         out.append((name, expr))
     return out
+
+
+def _not_a_name(name: str, part: str) -> str:
+    return (
+        f"{name!r} is not a valid Python name (letters, digits and _, not starting with a "
+        f"digit, not a keyword), in {part!r}"
+    )
 
 
 _DOTTED = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*")
