@@ -78,10 +78,9 @@ def verify(
     PromotionError
         The notebook failed (names the cell and the error), or a metric differs.
     """
-    import papermill
-
     from ..store import Store
     from ..tracking.session import RUN_ID_ENV_VAR, session
+    from .kernel import execute_notebook
     from .run import kernel_environment
 
     started = time.monotonic()
@@ -108,7 +107,7 @@ def verify(
                 **{RUN_ID_ENV_VAR: check.run_id},
             ):
                 try:
-                    papermill.execute_notebook(
+                    execute_notebook(  # the quiet kernel: nothing printed into the cell
                         str(spec.notebook_path),
                         str(Path(tmp) / "train.verify.ipynb"),
                         parameters={k: p.default for k, p in spec.params.items()},
