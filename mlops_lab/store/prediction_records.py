@@ -109,14 +109,3 @@ def set_feedback(store: Store, request_id: str, label: Any, *, now: float | None
             (request_id, json.dumps(label), now if now is not None else time.time()),
         )
     )
-
-
-def has_prediction(store: Store, request_id: str) -> bool:
-    """Whether a request with this id (the server's or the client's) was logged."""
-    return (
-        store.db.read_one(
-            "SELECT 1 FROM predictions WHERE request_id = ? OR client_request_id = ?",
-            (request_id, request_id),
-        )
-        is not None
-    )

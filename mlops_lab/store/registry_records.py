@@ -238,14 +238,3 @@ def artifact(store: Store, run_id: str, path: str) -> dict[str, Any] | None:
         "meta": json.loads(row[3] or "{}"),
         "created": row[4],
     }
-
-
-def runs_by_source(store: Store, source_path: str, since: float) -> list[str]:
-    """Runs started at or after ``since`` whose source is the notebook ``source_path``."""
-    return [
-        r[0]
-        for r in store.db.read(
-            "SELECT run_id FROM runs WHERE source_path = ? AND start_time >= ? ORDER BY start_time",
-            (source_path, since),
-        )
-    ]

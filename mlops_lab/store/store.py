@@ -27,10 +27,6 @@ STALE_HEARTBEAT_S = 300.0
 MetricRow = tuple[str, str, float, int, float]  # run_id, key, value, step, timestamp
 
 
-def _nan_to_none(value: float) -> float | None:
-    return None if math.isnan(value) else value
-
-
 def _none_to_nan(value: float | None) -> float:
     return math.nan if value is None else value
 
@@ -344,13 +340,6 @@ class Store:
                 "INSERT OR REPLACE INTO tags VALUES (?, ?, ?)",
                 [(run_id, k, v) for k, v in tags.items()],
             )
-            refresh_summaries(conn, [run_id], "tags_json")
-
-        self.db.write(write)
-
-    def delete_tag(self, run_id: str, key: str) -> None:
-        def write(conn) -> None:
-            conn.execute("DELETE FROM tags WHERE run_id = ? AND key = ?", (run_id, key))
             refresh_summaries(conn, [run_id], "tags_json")
 
         self.db.write(write)
