@@ -87,6 +87,7 @@ class MonitorReport:
     prediction_quantiles: dict[str, float] = field(default_factory=dict)
     prediction_histogram: dict[str, list[float]] = field(default_factory=dict)
     fairness: dict[str, dict[str, Any]] = field(default_factory=dict)
+    by_version: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def error_rate(self) -> float | None:
@@ -134,6 +135,16 @@ class MonitorReport:
                 f"{k} {v:.4g}" for k, v in figures.items() if k != "by_group" and v is not None
             )
             rows.append((f"fairness by {column}", shown or "n/a"))
+        if len(self.by_version) > 1:
+            for version, v in self.by_version.items():
+                parts = [f"{v['role']}", f"{v['requests']} requests"]
+                if v.get("p50_ms") is not None:
+                    parts.append(f"p50 {v['p50_ms']:.3g} ms")
+                if v.get("agreement") is not None:
+                    parts.append(f"agrees with the answer on {v['agreement']:.1%} of rows")
+                for key, value in (v.get("live") or {}).items():
+                    parts.append(f"live {key} {value:.4g}")
+                rows.append((f"version {version}", ", ".join(parts)))
         if self.drift is not None:
             drifted = getattr(self.drift, "drifted_columns", None)
             rows.append(
@@ -401,6 +412,8 @@ def monitor(
     report = MonitorReport(name, start, now)
     if task is not None and task not in ("classification", "regression"):
         raise InvalidArgumentError(f"task: expected 'classification' or 'regression', got {task!r}")
+    shadow_rows = [r for r in rows if r.get("protocol") == "shadow"]
+    rows = [r for r in rows if r.get("protocol") != "shadow"]
     if not rows:
         return report
     ok = [r for r in rows if r["status"] == 200]
@@ -449,7 +462,48 @@ def monitor(
     if sensitive is not None and truth:
         _live_fairness(report, ok, predicted, truth, sensitive)
     report.drift, report.drift_note = _drift(_served_inputs(ok), reference)
+    report.by_version = _by_version(report.task, ok, shadow_rows)
     return report
+
+
+def _by_version(task: str, ok: list[dict[str, Any]], shadow: list[dict[str, Any]]) -> dict:
+    """Versions side by side: requests, latency, live metrics, a shadow's agreement."""
+    counts = Counter(str(r["version"]) for r in ok)
+    primary = counts.most_common(1)[0][0] if counts else None
+    by_key = {r["request_id"]: r for r in ok}
+    out: dict[str, dict[str, Any]] = {}
+    for version in sorted(counts):
+        mine = [r for r in ok if str(r["version"]) == version]
+        predicted, truth = _labelled(mine)
+        out[version] = {
+            "role": "primary" if version == primary else "canary",
+            "requests": len(mine),
+            "p50_ms": _percentile([r["latency_ms"] for r in mine if r["latency_ms"]], 0.5),
+            "live": _live_metrics(task, predicted, truth),
+        }
+    for version in sorted({str(r["version"]) for r in shadow}):
+        mine = [r for r in shadow if str(r["version"]) == version and r["status"] == 200]
+        same = total = 0
+        predicted, truth = [], []
+        for row in mine:
+            answered = by_key.get(row.get("client_request_id"))
+            if answered is None:
+                continue
+            for a, b in zip(_predicted(row), _predicted(answered), strict=False):
+                total += 1
+                same += a == b if task != "regression" else abs(float(a) - float(b)) < 1e-9
+            if answered.get("label") is not None:
+                predicted += _predicted(row)
+                label = answered["label"]
+                truth += label if isinstance(label, list) else [label]
+        out[version] = {
+            "role": "shadow",
+            "requests": len(mine),
+            "p50_ms": _percentile([r["latency_ms"] for r in mine if r["latency_ms"]], 0.5),
+            "agreement": same / total if total else None,
+            "live": _live_metrics(task, predicted[: len(truth)], truth),
+        }
+    return out
 
 
 def _live_fairness(

@@ -56,6 +56,8 @@ def create_app(
     log_queue_size: int = 10_000,
     follow: str | None = None,
     follow_interval: float = 2.0,
+    shadow: Any = None,
+    canary: tuple[Any, float] | None = None,
 ) -> Any:
     """The FastAPI app serving ``bundle``.
 
@@ -79,6 +81,11 @@ def create_app(
     follow
         An alias (``iris@champion``) or a bundle folder to follow: new versions are checked
         and swapped in while serving (see :mod:`.follow`); ``app.state.follower`` is it.
+    shadow
+        A model (reference or bundle) that sees every request's inputs off the request
+        path; its predictions are logged (``protocol='shadow'``), never returned.
+    canary
+        ``(model, share)``: that model answers about ``share`` of the requests.
     """
     from fastapi import FastAPI
     from starlette.exceptions import HTTPException
@@ -105,6 +112,14 @@ def create_app(
         log=log,
     )
 
+    for role, spec in (("shadow", shadow), ("canary", canary)):
+        if spec is None:
+            continue
+        from .server import resolve_bundle
+
+        ref, share = (spec, 0.0) if role == "shadow" else spec
+        extra = resolve_bundle(ref)
+        service.add_challenger(role, extra, extra.predictor(runtime), share)
     follower = None
     if follow is not None:
         from .follow import Follower

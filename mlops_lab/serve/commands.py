@@ -41,6 +41,14 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--follow-interval", type=float, default=2.0, help="seconds between --follow checks"
     )
+    p.add_argument(
+        "--shadow", metavar="MODEL", help="also run MODEL on every input, logged, never answered"
+    )
+    p.add_argument(
+        "--canary",
+        metavar="MODEL:SHARE",
+        help="answer SHARE of requests with MODEL, e.g. iris@challenger:10%%",
+    )
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -59,6 +67,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         log_level=args.log_level,
         follow=args.follow,
         follow_interval=args.follow_interval,
+        shadow=args.shadow,
+        canary=args.canary,
     )
     return 0
 

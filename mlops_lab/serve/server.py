@@ -53,6 +53,22 @@ def resolve_bundle(ref: Any, *, trusted: list[str] | None = None) -> Any:
     return package(ref, tempfile.mkdtemp(prefix="mlops-serve-"))
 
 
+def parse_canary(text: str) -> tuple[str, float]:
+    """``"iris@challenger:10%"`` (or ``:0.1``) as ``("iris@challenger", 0.1)``."""
+    from ..errors import InvalidArgumentError
+
+    ref, sep, share = str(text).rpartition(":")
+    try:
+        value = float(share.rstrip("%")) / (100 if share.endswith("%") else 1)
+    except ValueError:
+        value = -1.0
+    if not sep or not ref or not 0 < value < 1:
+        raise InvalidArgumentError(
+            f"--canary: expected MODEL:SHARE such as iris@challenger:10%, got {text!r}"
+        )
+    return ref, value
+
+
 def serve(
     ref: Any,
     host: str = "127.0.0.1",
@@ -67,6 +83,8 @@ def serve(
     log_level: str = "warning",
     follow: bool = False,
     follow_interval: float = 2.0,
+    shadow: str | None = None,
+    canary: str | None = None,
 ) -> None:
     """Serve a model until interrupted (``mlops-lab serve``).
 
@@ -92,6 +110,10 @@ def serve(
         "unseen_categories": unseen_categories,
         "runtime": runtime,
     }
+    if shadow:
+        options["shadow"] = shadow
+    if canary:
+        options["canary"] = parse_canary(canary)
     if follow:
         if workers > 1:
             from ..errors import InvalidArgumentError

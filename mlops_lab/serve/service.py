@@ -117,6 +117,10 @@ class Service:
         self.served: list[Served] = [self.current]
         self.swaps = 0
         self.refused: dict[str, str] = {}  # version -> why it was not swapped in
+        self.canary: Served | None = None  # answers a share of requests (--canary)
+        self.canary_share = 0.0
+        self.shadow: Served | None = None  # sees every input, never answers (--shadow)
+        self._shadow_pool: Any = None
         self._expected_auth = f"Bearer {token}".encode() if token else None
 
     @property
@@ -152,6 +156,67 @@ class Service:
         self.swaps += 1
         self.refused.pop(str(bundle.version), None)
 
+    def add_challenger(self, role: str, bundle: Any, predictor: Any, share: float = 0.0) -> None:
+        """Serve ``bundle`` beside the current version as its ``shadow`` or ``canary``."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        from ..errors import InvalidArgumentError
+        from .follow import compatible
+
+        why = compatible(self.schema, bundle.schema)
+        if why is not None:
+            raise InvalidArgumentError(f"--{role} {bundle.name} v{bundle.version}: {why}")
+        served = Served(
+            bundle, predictor, ServerMetrics(self.name, bundle.version, predictor.runtime)
+        )
+        self.served.append(served)
+        if role == "shadow":
+            self.shadow = served
+            self._shadow_pool = ThreadPoolExecutor(1, thread_name_prefix="mlops-shadow")
+        else:
+            if not 0 < share < 1:
+                raise InvalidArgumentError(f"--canary share: expected (0%, 100%), got {share:.0%}")
+            self.canary, self.canary_share = served, share
+
+    def _pick(self) -> Served:
+        import random
+
+        if self.canary is not None and random.random() < self.canary_share:
+            return self.canary
+        return self.current
+
+    def _run_shadow(self, key: str, protocol: str, inputs: Any, outputs: tuple[str, ...]) -> None:
+        """The shadow's prediction on the same inputs, logged next to the answered one."""
+        shadow = self.shadow
+        assert shadow is not None
+        started = time.perf_counter()
+        status, results, error = 200, None, None
+        try:
+            results = shadow.predictor.predict(inputs, outputs)
+        except Exception as exc:  # the shadow's failure never reaches a client
+            status, error = 500, f"{type(exc).__name__}: {exc}"
+        elapsed = time.perf_counter() - started
+        shadow.metrics.observe("shadow", status, elapsed, 0)
+        if self.log is not None:
+            self.log.submit(
+                {
+                    "request_id": uuid.uuid4().hex,
+                    "client_request_id": key,  # the answered request it shadows
+                    "model": self.name,
+                    "version": shadow.version,
+                    "run_id": shadow.bundle.run_id,
+                    "created": time.time(),
+                    "protocol": "shadow",
+                    "status": status,
+                    "latency_ms": elapsed * 1000.0,
+                    "n_rows": 0,
+                    "inputs": None,
+                    "outputs": results,
+                    "error": error,
+                    "runtime": shadow.predictor.runtime,
+                }
+            )
+
     def render_metrics(self) -> str:
         from .metrics import render_all
 
@@ -175,6 +240,16 @@ class Service:
             f'mlops_model_refused{{model="{self.name}",version="{v}"}} 1' for v in self.refused
         ]
         ordered = [s.metrics for s in self.served if s is not self.current] + [self.metrics]
+        extra += [
+            "# HELP mlops_model_role The role of each loaded version: primary, canary or shadow.",
+            "# TYPE mlops_model_role gauge",
+        ]
+        for s in self.served:
+            role = "shadow" if s is self.shadow else "canary" if s is self.canary else "primary"
+            if role != "primary" or s is self.current:
+                extra.append(
+                    f'mlops_model_role{{model="{self.name}",version="{s.version}",role="{role}"}} 1'
+                )
         return render_all(ordered, self.log, extra)
 
     # -- checks before a request's inputs are read ------------------------------------------
@@ -260,7 +335,7 @@ class Service:
     ) -> Any:
         """Answer one prediction request and log it; client mistakes are a 4xx JSON answer."""
         started = time.perf_counter()
-        served = self.current  # this request is answered by this version, whatever swaps
+        served = self._pick()  # this request is answered by this version, whatever swaps
         metrics = served.metrics
         metrics.in_flight += 1
         key = uuid.uuid4().hex  # the server's own id: the key of the request's log row
@@ -279,6 +354,8 @@ class Service:
             if "predict_proba" in outputs and not served.predictor.has_proba:
                 raise InputValidationError("this model has no predict_proba", status=400)
             results = served.predictor.predict(inputs, outputs)
+            if self.shadow is not None:
+                self._shadow_pool.submit(self._run_shadow, key, protocol, inputs, outputs)
             ids = _ids(key, client_id)
             response = parsed.render(results, outputs, ids["x-request-id"], served.version)
             response.headers.update(ids)
