@@ -62,3 +62,23 @@ def test_all_names_resolve() -> None:
 
 def test_dir_lists_all() -> None:
     assert set(mlops_lab.__all__) <= set(dir(mlops_lab))
+
+
+def test_the_type_checking_imports_are_the_export_table() -> None:
+    """``TYPE_CHECKING`` re-imports every lazy export, and nothing else (one table)."""
+    import ast
+    from pathlib import Path
+
+    tree = ast.parse(Path(mlops_lab.__file__).read_text())
+    block = next(
+        node
+        for node in tree.body
+        if isinstance(node, ast.If) and getattr(node.test, "id", "") == "TYPE_CHECKING"
+    )
+    imported = {
+        alias.asname or alias.name
+        for node in block.body
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+    }
+    assert imported == set(mlops_lab._EXPORTS)
