@@ -5,7 +5,9 @@ library computes every figure the gate uses (``ml.evaluate``), never the
 number the training notebook logged about itself::
 
     {"kind": "evaluate", "metric": "r2",
-     "data": "eval_path",            # a parameter holding the path, or a path
+     "data": "eval_path",            # a parameter holding the path, or a path;
+                                     # or "holdout": {"fraction": 0.2, "seed": 0}
+                                     # to hold out rows of the training data
      "target": "y",
      "slices": ["region"],           # optional
      "sensitive": ["sex"],           # optional (the fairness extra)
@@ -37,7 +39,41 @@ class FairScore:
     report: Any = None
 
 
+def split_holdout(
+    conf: dict[str, Any], params: dict[str, Any], workdir: Path, folder: Path
+) -> tuple[str, Path, Path]:
+    """Split the training data into the rows the notebook trains on and a held-out part.
+
+    ``conf["holdout"]`` is ``{"fraction": 0.2, "seed": 0, "from": "train_path"}``
+    (``from`` defaults to the first path parameter). Returns the parameter, the
+    training part's path (to pass to the notebook) and the held-out part's path.
+    """
+    from sklearn.model_selection import train_test_split
+
+    from ..data.io import read_table
+
+    spec = conf["holdout"]
+    fraction, seed = float(spec.get("fraction", 0.2)), int(spec.get("seed", 0))
+    if not 0 < fraction < 1:
+        raise PipelineError(f"holdout fraction: expected a share in (0, 1), got {fraction!r}")
+    param = spec.get("from") or next(
+        (k for k, v in params.items() if str(v).endswith((".csv", ".parquet"))), None
+    )
+    if param is None or param not in params:
+        raise PipelineError(f"holdout: no dataset parameter {param!r} to split")
+    source = Path(str(params[param])).expanduser()
+    frame = read_table(source if source.is_absolute() else workdir / source)
+    train, held = train_test_split(frame, test_size=fraction, random_state=seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    train_path, held_path = folder / f"train-{source.stem}.csv", folder / "holdout.csv"
+    train.to_csv(train_path, index=False)
+    held.to_csv(held_path, index=False)
+    return param, train_path, held_path
+
+
 def eval_data_path(conf: dict[str, Any], params: dict[str, Any], workdir: Path) -> Path:
+    if "holdout_path" in conf:
+        return Path(conf["holdout_path"])
     ref = conf["data"]
     value = params.get(ref, ref)
     path = Path(str(value)).expanduser()

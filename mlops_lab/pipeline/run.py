@@ -140,6 +140,28 @@ class _Runner:
         self.pipe: Run | None = None
         self.result: PipelineResult | None = None
         self.fair: FairScore | None = None
+        self.holdout: Path | None = None  # the held-out rows, when the spec asks for them
+
+    def hold_out(self, conf: dict[str, Any], folder: Path) -> None:
+        """Split the training data before training (the evaluate step's ``holdout``)."""
+        from .fair_gate import split_holdout
+
+        assert self.pipe is not None
+        try:
+            param, train_path, held = split_holdout(
+                conf, self.params, self.spec.workdir_path, folder
+            )
+        except MlopsLabError as exc:
+            raise self.fail("evaluate", str(exc)) from None
+        spec = conf["holdout"]
+        for key, value in (
+            ("holdout.from", param),
+            ("holdout.fraction", spec.get("fraction", 0.2)),
+            ("holdout.seed", spec.get("seed", 0)),
+        ):
+            self.pipe.set_tag(key, str(value))
+        self.params = {**self.params, param: str(train_path)}
+        self.holdout = held
 
     def start(self, tags: dict[str, str] | None = None) -> Run:
         from ..tracking.api import log_params
@@ -273,7 +295,7 @@ class _Runner:
         metric = conf["metric"]
         with self.step(conf.get("name", "evaluate")) as run:
             metrics = self.store.latest_metrics(train_run.run_id)
-            if metric not in metrics and "data" not in conf:
+            if metric not in metrics and "data" not in conf and "holdout" not in conf:
                 raise self.fail(
                     "evaluate",
                     f"the train notebook logged no metric {metric!r} "
@@ -286,11 +308,13 @@ class _Runner:
                 raise self.fail(
                     "evaluate", f"the train notebook logged no model {self.spec.model!r}"
                 )
-            if "data" not in conf:  # no evaluation data: the figure the notebook logged
+            if "data" not in conf and "holdout" not in conf:  # the figure the notebook logged
                 run.log_metric(metric, metrics[metric])
                 return metrics[metric]
             from .fair_gate import score_fairly
 
+            if self.holdout is not None:
+                conf = {**conf, "holdout_path": str(self.holdout)}
             try:
                 self.fair = score_fairly(
                     conf,
@@ -402,6 +426,7 @@ def run_pipeline(
     saved = list(sess.stack)
     sess.stack.clear()  # the pipeline run is a top-level run even if a notebook run is open
     bar = _progress(spec, progress)
+    holdout_dir = tempfile.TemporaryDirectory(prefix="mlops-holdout-")
     try:
         pipe = runner.start(tags)
         status = "failed"
@@ -409,6 +434,9 @@ def run_pipeline(
             train_run = None
             score = None
             decision = None
+            evaluation = spec.step("evaluate") or {}
+            if "holdout" in evaluation:
+                runner.hold_out(evaluation, Path(holdout_dir.name))
             for conf in spec.steps:
                 kind = conf.get("kind")
                 bar.describe(f"{spec.name}: {conf.get('name', kind)}")
@@ -435,6 +463,7 @@ def run_pipeline(
             sess.end_run(pipe, status)
     finally:
         bar.close()
+        holdout_dir.cleanup()
         sess.stack[:0] = saved
     assert runner.result is not None
     return runner.result

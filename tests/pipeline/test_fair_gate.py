@@ -132,3 +132,26 @@ def test_evaluation_data_without_a_target_is_a_clear_error(spec) -> None:
     spec(target="nope")
     with pytest.raises(ml.MlopsLabError, match="target: no column 'nope'"):
         _run()
+
+
+def test_a_held_out_split_of_the_training_data_is_the_evaluation_data(spec, tmp_path) -> None:
+    from sklearn.model_selection import train_test_split
+
+    s = spec(holdout={"fraction": 0.3, "seed": 7, "from": "train_path"})
+    s.steps[1].pop("data")
+    s.save()
+    result = _run()
+    frame = pd.read_csv(tmp_path / "train.csv")
+    train, held = train_test_split(frame, test_size=0.3, random_state=7)
+    assert result.decision.dataset == ml.fingerprint(held.reset_index(drop=True))
+    model = ml.load_model("fair/1")
+    expected = (model.predict(held[["x1", "x2"]]) == held["y"]).mean()
+    assert result.decision.candidate == pytest.approx(expected)
+    assert len(train) == 210 and len(held) == 90
+    tags = ml.get_run(result.run.run_id).tags
+    assert (tags["holdout.fraction"], tags["holdout.seed"], tags["holdout.from"]) == (
+        "0.3",
+        "7",
+        "train_path",
+    )
+    assert ml.get_run(result.run.run_id).params["train_path"] == str(tmp_path / "train.csv")
