@@ -30,6 +30,16 @@ def add_promote_arguments(p: Any) -> None:
         action="store_true",
         help="do not run the new notebook once to check it reproduces the run's metrics",
     )
+    p.add_argument(
+        "--target", help="the library scores candidate and champion itself on this target column"
+    )
+    p.add_argument(
+        "--holdout", type=float, metavar="FRACTION", help="with --target: hold out this share"
+    )
+    p.add_argument("--seed", type=int, default=0, help="with --holdout: the split's seed")
+    p.add_argument(
+        "--eval-data", metavar="PARAM_OR_PATH", help="with --target: the evaluation dataset"
+    )
 
 
 def add_pipeline_arguments(p: Any) -> None:
@@ -79,12 +89,25 @@ def cmd_promote(args: argparse.Namespace) -> int:
         out_dir=args.out_dir,
         otherwise=args.otherwise,
         verify=not args.no_verify,
+        evaluation=evaluation_of(args),
     )
     print(describe(spec))
     verification = spec.source.get("verification")
     if verification:
         print(f"  verified: {verification['status']} in {verification['seconds']}s")
     return 0
+
+
+def evaluation_of(args: argparse.Namespace) -> dict[str, Any] | None:
+    """The evaluate step's data from ``--target``, ``--holdout``/``--seed``, ``--eval-data``."""
+    if args.target is None:
+        return None
+    out: dict[str, Any] = {"target": args.target}
+    if args.eval_data:
+        out["data"] = args.eval_data
+    if args.holdout is not None:
+        out["holdout"] = {"fraction": args.holdout, "seed": args.seed}
+    return out
 
 
 def describe(spec: Any) -> str:

@@ -408,6 +408,44 @@ def _no_model_error(target: Run, name: str, metric: str | None, mode: str) -> Pi
     return PipelineError(message + hint, pipeline=name)
 
 
+LIBRARY_METRICS = (
+    "accuracy",
+    "balanced_accuracy",
+    "precision_macro",
+    "recall_macro",
+    "f1_macro",
+    "precision_weighted",
+    "recall_weighted",
+    "f1_weighted",
+    "log_loss",
+    "roc_auc",
+    "rmse",
+    "mae",
+    "r2",
+    "mape",
+    "max_error",
+)
+
+
+def _check_evaluation(evaluation: dict[str, Any], metric: str | None) -> None:
+    known = {"target", "data", "holdout", "slices", "sensitive", "thresholds", "task"}
+    unknown = sorted(set(evaluation) - known)
+    if unknown:
+        raise InvalidArgumentError(
+            f"evaluation: unknown keys {', '.join(unknown)} (keys: {', '.join(sorted(known))})"
+        )
+    if "target" not in evaluation or not ("data" in evaluation or "holdout" in evaluation):
+        raise InvalidArgumentError(
+            "evaluation: give the target column and either data (a parameter or path) "
+            "or holdout ({'fraction': 0.2, 'seed': 0})"
+        )
+    if metric not in LIBRARY_METRICS:
+        raise InvalidArgumentError(
+            f"metric: with evaluation, the gate compares one of the library's metrics "
+            f"({', '.join(LIBRARY_METRICS)}), got {metric!r}"
+        )
+
+
 def promote(
     run: Run | str | None,
     name: str,
@@ -419,6 +457,7 @@ def promote(
     min_delta: float = 0.0,
     verify: bool = True,
     rtol: float = 1e-6,
+    evaluation: dict[str, Any] | None = None,
 ) -> PipelineSpec:
     """Write ``out_dir/name/``: the run as a parameterised papermill pipeline.
 
@@ -437,6 +476,12 @@ def promote(
         (registered with that alias) or ``"rejected"`` (not registered).
     min_delta
         How much better than the champion the candidate must be.
+    evaluation
+        Let the library score candidate and champion itself (see
+        :mod:`.fair_gate`): ``{"target": "y", "holdout": {"fraction": 0.2, "seed": 0}}``
+        or ``{"target": "y", "data": "eval_path"}``, optionally ``slices``,
+        ``sensitive`` and ``thresholds``; ``metric`` is then one of the library's
+        (accuracy, f1_macro, roc_auc, log_loss, r2, rmse, mae...).
     verify, rtol
         Execute the new notebook once (papermill, a real kernel, a throwaway
         store) with the run's own parameters and check that it logs the run's
@@ -463,6 +508,8 @@ def promote(
     from ..tracking.session import session
 
     check_name(name)
+    if evaluation is not None:
+        _check_evaluation(evaluation, metric)
     if otherwise not in ("challenger", "rejected"):
         raise InvalidArgumentError(
             f"otherwise: expected 'challenger' or 'rejected', got {otherwise!r}"
@@ -475,7 +522,11 @@ def promote(
     if not models:
         raise _no_model_error(target, name, metric, mode)
     model = "model" if "model" in models else models[0]
-    metric, mode = choose_metric(target.metrics, metric, mode)
+    if evaluation is None:
+        metric, mode = choose_metric(target.metrics, metric, mode)
+    elif mode not in ("max", "min"):
+        raise InvalidArgumentError(f"mode: expected 'max' or 'min', got {mode!r}")
+    assert metric is not None  # chosen above, or checked by _check_evaluation
     cells = session_cells(target)
     if not any(c.in_run for c in cells):
         raise PipelineError(
@@ -527,7 +578,7 @@ def promote(
     steps: list[dict[str, Any]] = [
         {"name": "validate", "kind": "validate", "schema": schema_file, "data": data_param},
         {"name": "train", "kind": "notebook", "notebook": "train.ipynb", "model": model},
-        {"name": "evaluate", "kind": "evaluate", "metric": metric},
+        {"name": "evaluate", "kind": "evaluate", "metric": metric, **(evaluation or {})},
         {
             "name": "gate",
             "kind": "gate",

@@ -298,3 +298,18 @@ def test_a_path_the_notebook_writes_stays_a_literal(shell, train_csv) -> None:
     code = "\n".join(c.source for c in nbformat.read(spec.notebook_path, as_version=4).cells)
     assert ".to_csv('data/train.csv', index=False)" in code  # written: not the parameter
     assert "df = pd.read_csv(train_path)" in code and "%mlops data train=$train_path" in code
+
+
+def test_promote_writes_the_evaluation_data_into_the_evaluate_step(shell) -> None:
+    _fit_and_log(shell, '{"C": 1.0}')
+    evaluation = {"target": "y", "holdout": {"fraction": 0.25, "seed": 3}}
+    spec = ml.promote("keys", "evaluated", metric="accuracy", evaluation=evaluation, verify=False)
+    step = spec.step("evaluate")
+    assert step["target"] == "y" and step["holdout"] == {"fraction": 0.25, "seed": 3}
+    assert step["metric"] == "accuracy" == spec.gate["metric"]
+    with pytest.raises(InvalidArgumentError, match="one of the library's metrics"):
+        ml.promote("keys", "evaluated2", metric="acc", evaluation=evaluation, verify=False)
+    with pytest.raises(InvalidArgumentError, match="either data"):
+        ml.promote(
+            "keys", "evaluated3", metric="accuracy", evaluation={"target": "y"}, verify=False
+        )
