@@ -414,7 +414,9 @@ def test_migration_adds_the_client_id_column_once(tmp_path) -> None:
     import sqlite3
 
     from mlops_lab.store import Store
-    from mlops_lab.store.schema import SCHEMA_VERSION
+    from mlops_lab.store.schema import MIGRATIONS, SCHEMA_VERSION, _prediction_client_ids
+
+    before = MIGRATIONS.index(_prediction_client_ids)  # the version just before it ran
 
     root = tmp_path / "old"
     Store(root).experiments()  # creates the database at the current version
@@ -424,7 +426,7 @@ def test_migration_adds_the_client_id_column_once(tmp_path) -> None:
     conn.execute(
         "INSERT INTO predictions (request_id, model, created, status) VALUES ('r1', 'm', 1, 200)"
     )
-    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION - 1}")
+    conn.execute(f"PRAGMA user_version = {before}")
     conn.commit()
     conn.close()
     store = Store(root)
@@ -432,7 +434,7 @@ def test_migration_adds_the_client_id_column_once(tmp_path) -> None:
     conn = sqlite3.connect(db)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     # Run again over a database that already has the column (another migration added it).
-    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION - 1}")
+    conn.execute(f"PRAGMA user_version = {before}")
     conn.commit()
     conn.close()
     assert predictions(Store(root), "m")[0]["request_id"] == "r1"
