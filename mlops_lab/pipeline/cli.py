@@ -72,6 +72,13 @@ def add_pipeline_arguments(p: Any) -> None:
     p.add_argument("--every", help="watch: a schedule, e.g. 1h (retrains only on new data)")
     p.add_argument("--data-param", help="watch: the parameter naming the training data file")
     p.add_argument("--max-checks", type=int, help="watch: stop after N looks")
+    p.add_argument(
+        "--drift-share",
+        type=float,
+        help="watch: also signal when this share of the served inputs' columns drifted",
+    )
+    p.add_argument("--served-model", help="watch: the served model whose inputs to check")
+    p.add_argument("--reference", help="watch: the reference data file for --drift-share")
 
 
 def params_of(pairs: list[list[str]] | None) -> dict[str, str]:
@@ -143,6 +150,9 @@ def _cmd_pipeline(args: argparse.Namespace) -> int:
             every=args.every,
             pipelines_dir=args.pipelines_dir,
             max_checks=args.max_checks,
+            drift_share=args.drift_share,
+            served_model=args.served_model,
+            reference=args.reference,
         )
         return 0
     try:
