@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any, cast
 
@@ -188,19 +189,7 @@ def run_check(
             say(f"== {label}\nERROR: model checks need mlops_lab.evaluation")
             results.append((label, 1))
             continue
-        results.append(
-            (
-                label,
-                _guard(
-                    say,
-                    label,
-                    cast(
-                        "Callable[[], int]",
-                        lambda e=entry, run=model_runner: run(e, at, say),
-                    ),
-                ),
-            )
-        )
+        results.append((label, _guard(say, label, partial(model_runner, entry, at, say))))
     failed = [label for label, code in results if code]
     say("")
     say(
