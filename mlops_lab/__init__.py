@@ -20,13 +20,13 @@ __version__ = "0.1.0"
 
 # Public name -> the module that defines it.
 _EXPORTS: dict[str, str] = {
-    "Bundle": "mlops_lab.package.bundle",
+    "Bundle": "mlops_lab.packaging.bundle",
     "DatasetProfile": "mlops_lab.data.profile",
     "DriftReport": "mlops_lab.data.drift",
     "EvaluationReport": "mlops_lab.evaluation",
     "MlopsLabError": "mlops_lab.errors",
     "ModelVersion": "mlops_lab.registry",
-    "MonitorReport": "mlops_lab.monitor.report",
+    "MonitorReport": "mlops_lab.monitoring.report",
     "Run": "mlops_lab.tracking.run",
     "Schema": "mlops_lab.data.schema",
     "Store": "mlops_lab.store",
@@ -34,7 +34,7 @@ _EXPORTS: dict[str, str] = {
     "ValidationReport": "mlops_lab.data.report",
     "active_run": "mlops_lab.tracking.api",
     "autolog": "mlops_lab.tracking.autolog",
-    "compare": "mlops_lab.compare.api",
+    "compare": "mlops_lab.comparison.api",
     "delete_alias": "mlops_lab.registry",
     "drift": "mlops_lab.data.drift",
     "drift_history": "mlops_lab.data.api",
@@ -47,11 +47,11 @@ _EXPORTS: dict[str, str] = {
     "get_run": "mlops_lab.tracking.api",
     "infer_schema": "mlops_lab.data.schema",
     "lineage": "mlops_lab.registry",
-    "load_bundle": "mlops_lab.package.bundle",
+    "load_bundle": "mlops_lab.packaging.bundle",
     "load_model": "mlops_lab.tracking.models",
     "log_artifact": "mlops_lab.tracking.api",
     "log_dataset": "mlops_lab.data.api",
-    "log_feedback": "mlops_lab.monitor.report",
+    "log_feedback": "mlops_lab.monitoring.report",
     "log_metric": "mlops_lab.tracking.api",
     "log_metrics": "mlops_lab.tracking.api",
     "log_model": "mlops_lab.tracking.models",
@@ -60,15 +60,15 @@ _EXPORTS: dict[str, str] = {
     "merge": "mlops_lab.store.merge",
     "model_versions": "mlops_lab.registry",
     "models": "mlops_lab.registry",
-    "monitor": "mlops_lab.monitor.report",
-    "package": "mlops_lab.package.build",
+    "monitor": "mlops_lab.monitoring.report",
+    "package": "mlops_lab.packaging.build",
     "profile": "mlops_lab.data.profile",
     "promote": "mlops_lab.pipeline",
     "register_model": "mlops_lab.registry",
     "reproduce": "mlops_lab.pipeline",
     "run_pipeline": "mlops_lab.pipeline",
     "runs": "mlops_lab.tracking.api",
-    "runs_widget": "mlops_lab.compare.api",
+    "runs_widget": "mlops_lab.comparison.api",
     "set_alias": "mlops_lab.registry",
     "set_tag": "mlops_lab.tracking.api",
     "set_tags": "mlops_lab.tracking.api",
@@ -83,7 +83,7 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted([*_EXPORTS, "__version__", "load_ipython_extension", "unload_ipython_extension"])
 
 if TYPE_CHECKING:
-    from .compare.api import compare, runs_widget
+    from .comparison.api import compare, runs_widget
     from .data.api import drift_history, log_dataset
     from .data.drift import DriftReport, drift, drift_reference
     from .data.fingerprint import fingerprint
@@ -93,9 +93,9 @@ if TYPE_CHECKING:
     from .data.validate import validate
     from .errors import MlopsLabError
     from .evaluation import EvaluationReport, Threshold, evaluate
-    from .monitor.report import MonitorReport, log_feedback, monitor
-    from .package.build import package
-    from .package.bundle import Bundle, load_bundle
+    from .monitoring.report import MonitorReport, log_feedback, monitor
+    from .packaging.build import package
+    from .packaging.bundle import Bundle, load_bundle
     from .pipeline import promote, reproduce, run_pipeline, sweep
     from .pipeline.watch import watch
     from .registry import (

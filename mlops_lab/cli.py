@@ -28,7 +28,7 @@ COMMAND_MODULES: list[str] = [
 
 
 def _cmd_runs(args: argparse.Namespace) -> int:
-    from .compare.tables import runs_table
+    from .comparison.tables import runs_table
     from .tracking import api
 
     frame = api.runs(
@@ -48,7 +48,7 @@ def _cmd_runs(args: argparse.Namespace) -> int:
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
-    from .compare.tables import run_view
+    from .comparison.tables import run_view
     from .tracking import api
 
     print(repr(run_view(api.get_run(args.run))))
@@ -56,7 +56,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from .compare.api import compare
+    from .comparison.api import compare
 
     comparison = compare(
         args.runs or None,

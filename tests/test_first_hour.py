@@ -158,7 +158,7 @@ def test_the_logged_rmse_is_sklearns(executed: Executed) -> None:
 def test_the_bundle_has_a_verified_onnx_model_that_serves_sklearns_predictions(
     executed: Executed,
 ) -> None:
-    from mlops_lab.package import load_bundle
+    from mlops_lab.packaging import load_bundle
 
     bundle = load_bundle(executed.folder / "bundles" / "diabetes")  # digests verified
     assert bundle.onnx["status"] == "verified", bundle.onnx

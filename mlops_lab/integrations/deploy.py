@@ -167,7 +167,7 @@ def deploy(
     name
         The model's name in the engine (default: the bundle's name).
     """
-    from ..package.bundle import load_bundle
+    from ..packaging.bundle import load_bundle
 
     writers = targets()
     if target not in writers:

@@ -32,7 +32,7 @@ def _compare_arguments(parser: VerbParser) -> None:
     ),
 )
 def compare(ctx: Context, args: argparse.Namespace) -> object:
-    from ..compare.api import compare as compare_runs
+    from ..comparison.api import compare as compare_runs
 
     if args.last is not None and args.last < 1:
         from ..errors import InvalidArgumentError

@@ -21,7 +21,7 @@ def _package_arguments(p: VerbParser) -> None:
     arguments=_package_arguments,
 )
 def package(ctx: Context, args: argparse.Namespace) -> object:
-    from ..package import package as build
+    from ..packaging import package as build
 
     return build(
         args.model, args.out, archive=args.archive, onnx=not args.no_onnx, overwrite=args.overwrite
@@ -73,7 +73,7 @@ def _monitor_arguments(p: VerbParser) -> None:
 def monitor(ctx: Context, args: argparse.Namespace) -> object:
     from IPython.core.error import UsageError
 
-    from ..monitor import monitor as report
+    from ..monitoring import monitor as report
 
     reference = None
     if args.reference:

@@ -21,12 +21,12 @@ def _runs_arguments(parser: VerbParser) -> None:
 
 @verb("runs", "the runs table (filter, sort, limit, group)", arguments=_runs_arguments)
 def runs(ctx: Context, args: argparse.Namespace) -> object:
-    from ..compare.static import live_frontend
-    from ..compare.tables import runs_table
+    from ..comparison.static import live_frontend
+    from ..comparison.tables import runs_table
     from ..tracking import api
 
     if live_frontend() and not args.group_by:
-        from ..compare.api import runs_widget
+        from ..comparison.api import runs_widget
 
         return runs_widget(filter=args.filter, order_by=args.sort, experiment=args.experiment)
 
@@ -47,7 +47,7 @@ def runs(ctx: Context, args: argparse.Namespace) -> object:
     arguments=lambda p: p.add_argument("run", nargs="?", help="run id, id prefix or name"),
 )
 def show(ctx: Context, args: argparse.Namespace) -> object:
-    from ..compare.tables import run_view
+    from ..comparison.tables import run_view
     from ..tracking import api
 
     return run_view(api.get_run(args.run))

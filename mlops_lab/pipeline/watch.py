@@ -105,7 +105,7 @@ class Watcher:
     def _drifted(self) -> bool:
         if self.drift_share is None or self.served_model is None or self.reference is None:
             return False
-        from ..monitor.report import monitor
+        from ..monitoring.report import monitor
 
         try:
             report = monitor(self.served_model, reference=self.reference, since=self.last_run_at)

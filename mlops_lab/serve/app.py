@@ -30,7 +30,7 @@ from .prediction_log import PredictionLog
 from .service import Rejected, Service, error_response, json_response
 
 if TYPE_CHECKING:
-    from ..package.bundle import Bundle
+    from ..packaging.bundle import Bundle
 
 DEFAULT = object()
 
@@ -64,7 +64,7 @@ def create_app(
     Parameters
     ----------
     bundle
-        A :class:`~mlops_lab.package.Bundle` or the path of one (its digests are verified).
+        A :class:`~mlops_lab.packaging.Bundle` or the path of one (its digests are verified).
     token
         When set, every endpoint but the health checks needs ``Authorization: Bearer TOKEN``
         (the docs and the OpenAPI spec too: the spec shows rows of the input example).
@@ -90,7 +90,7 @@ def create_app(
     from fastapi import FastAPI
     from starlette.exceptions import HTTPException
 
-    from ..package.bundle import load_bundle
+    from ..packaging.bundle import load_bundle
     from . import routes
 
     if unseen_categories not in ("reject", "allow"):

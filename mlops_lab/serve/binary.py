@@ -15,7 +15,7 @@ import struct
 from typing import Any
 
 from ..errors import InputValidationError
-from ..package.schema import show
+from ..packaging.schema import show
 
 HEADER = "inference-header-content-length"
 NUMPY_TYPES = {

@@ -77,7 +77,7 @@ def cmd_package(args: argparse.Namespace) -> int:
     import warnings
 
     from ..errors import OnnxExportWarning
-    from ..package import package
+    from ..packaging import package
 
     with warnings.catch_warnings():
         # the "onnx:" line below gives the reason; say it once
@@ -98,7 +98,7 @@ def cmd_package(args: argparse.Namespace) -> int:
 
 
 def cmd_monitor(args: argparse.Namespace) -> int:
-    from ..monitor import monitor
+    from ..monitoring import monitor
 
     report = monitor(args.name, since=args.since)
     if args.format == "json":

@@ -129,7 +129,7 @@ class Follower(threading.Thread):
         return f"swapped {old} -> {version}"
 
     def _candidate(self) -> tuple[str, Any] | None:
-        from ..package.bundle import load_bundle
+        from ..packaging.bundle import load_bundle
 
         if self.folder is not None:
             stamp = self._folder_stamp()
@@ -149,7 +149,7 @@ class Follower(threading.Thread):
             return None
 
         def load() -> Any:
-            from ..package.build import package
+            from ..packaging.build import package
 
             out = self._work / f"v{version}-{time.monotonic_ns()}"
             return package(mv.ref, out, onnx=self.runtime != "sklearn")

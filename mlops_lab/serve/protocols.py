@@ -1,7 +1,7 @@
 """Request and response formats: the Open Inference Protocol v2 and MLflow's ``/invocations``.
 
 Each parser turns a request body into checked model inputs (via the bundle's
-:class:`~mlops_lab.package.schema.InputSchema`) and the outputs asked for;
+:class:`~mlops_lab.packaging.schema.InputSchema`) and the outputs asked for;
 each renderer turns the predictor's arrays into the protocol's JSON. A body
 that does not follow the protocol raises
 :class:`~mlops_lab.errors.InputValidationError` with status 400; inputs that
@@ -28,12 +28,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InputValidationError
-from ..package.predictors import OUTPUTS
-from ..package.schema import show
+from ..packaging.predictors import OUTPUTS
+from ..packaging.schema import show
 from .binary import NUMPY_TYPES, binary_size, decode, encode
 
 if TYPE_CHECKING:
-    from ..package.schema import InputSchema
+    from ..packaging.schema import InputSchema
 
 V2_DATATYPES = frozenset(
     {

@@ -43,7 +43,7 @@ def _uvicorn() -> Any:
 
 def resolve_bundle(ref: Any, *, trusted: list[str] | None = None) -> Any:
     """A bundle from a folder or archive path, else packaged from a model reference."""
-    from ..package import load_bundle, package
+    from ..packaging import load_bundle, package
 
     if hasattr(ref, "schema") and hasattr(ref, "metadata"):
         return ref

@@ -26,7 +26,7 @@ from . import protocols
 from .metrics import ServerMetrics
 
 if TYPE_CHECKING:
-    from ..package.bundle import Bundle
+    from ..packaging.bundle import Bundle
 
 logger = logging.getLogger("mlops_lab.serve")
 

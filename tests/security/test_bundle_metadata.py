@@ -10,7 +10,7 @@ from forgery import reseal
 import mlops_lab as ml
 from mlops_lab.cli import main
 from mlops_lab.errors import BundleError, BundleIntegrityError
-from mlops_lab.package.manifest import NAME
+from mlops_lab.packaging.manifest import NAME
 from mlops_lab.registry.api import check_name
 
 

@@ -98,7 +98,7 @@ class ThreadServer:
 def run_server(which: str, tmp_path, **options: Any) -> Iterator[Served]:
     import httpx
 
-    from mlops_lab.package import package
+    from mlops_lab.packaging import package
     from mlops_lab.serve import create_app
 
     run, model, X, y = _cancer() if which == "cancer" else _iris()

@@ -72,7 +72,7 @@ def test_docs_pages_escape_a_hostile_bundle_name(cancer, thread_server) -> None:
     """
     import httpx
 
-    from mlops_lab.package import load_bundle
+    from mlops_lab.packaging import load_bundle
     from mlops_lab.serve import create_app
 
     bundle = load_bundle(cancer.bundle.path)
@@ -100,7 +100,7 @@ def test_a_forged_input_example_is_not_shown(cancer, thread_server) -> None:
 
     import httpx
 
-    from mlops_lab.package import load_bundle
+    from mlops_lab.packaging import load_bundle
     from mlops_lab.serve import create_app
 
     bundle = load_bundle(cancer.bundle.path)
@@ -252,7 +252,7 @@ def counts(serve_model, thread_server, tmp_path):
     from sklearn.datasets import load_iris
     from sklearn.linear_model import LogisticRegression
 
-    from mlops_lab.package import package
+    from mlops_lab.packaging import package
     from mlops_lab.serve import create_app
 
     X, y = load_iris(return_X_y=True, as_frame=True)

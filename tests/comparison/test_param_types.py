@@ -7,7 +7,7 @@ import math
 import pytest
 
 import mlops_lab as ml
-from mlops_lab.compare import values
+from mlops_lab.comparison import values
 
 PARAMS = [
     {

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 import pytest
 
 import mlops_lab as ml
-from mlops_lab.compare.diff import diff_runs
+from mlops_lab.comparison.diff import diff_runs
 from mlops_lab.errors import InvalidArgumentError, RunNotFoundError
 
 
@@ -195,7 +195,7 @@ def test_mimebundle_live_and_static(run_ids, monkeypatch) -> None:
     assert "plotly" in static["text/html"].lower() and "run-3" in static["text/html"]
     # A live front-end is only claimed inside an ipykernel shell.
     monkeypatch.setenv("MLOPS_LAB_WIDGETS", "1")
-    from mlops_lab.compare import static as static_module
+    from mlops_lab.comparison import static as static_module
 
     monkeypatch.setattr(static_module, "live_frontend", lambda: True)
     live = cmp._repr_mimebundle_()
@@ -205,7 +205,7 @@ def test_mimebundle_live_and_static(run_ids, monkeypatch) -> None:
 
 
 def test_no_live_frontend_outside_a_jupyter_kernel(monkeypatch) -> None:
-    from mlops_lab.compare.static import live_frontend
+    from mlops_lab.comparison.static import live_frontend
 
     monkeypatch.setenv("JPY_SESSION_NAME", "x.ipynb")
     monkeypatch.delenv("MLOPS_LAB_WIDGETS", raising=False)

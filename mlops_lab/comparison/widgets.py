@@ -1,6 +1,6 @@
 """The live comparison view: ipywidgets controls around plotly ``FigureWidget``s.
 
-:class:`ComparisonWidget` draws a :class:`~.comparison.Comparison` and wires
+:class:`ComparisonWidget` draws a :class:`~.view.Comparison` and wires
 both directions: a brush on the parallel coordinates or a box/lasso on the
 scatter changes ``Comparison.selected``; any change of the comparison calls
 :meth:`ComparisonWidget.refresh`, which redraws only the views it affects.
@@ -19,7 +19,7 @@ from . import figures
 from .model import short
 
 if TYPE_CHECKING:
-    from .comparison import Comparison
+    from .view import Comparison
 
 
 def _replace(target: Any, source: Any) -> None:

@@ -66,7 +66,7 @@ def test_loading_the_extension_does_not_import_plotly() -> None:
 
 
 def test_wide_tables_scroll_inside_their_container(run_ids) -> None:
-    from mlops_lab.compare.tables import runs_table
+    from mlops_lab.comparison.tables import runs_table
 
     scroll = "<div style='overflow-x:auto;max-width:100%'><table"
     assert scroll in runs_table(ml.runs()).html

@@ -10,9 +10,9 @@ import pytest
 
 import mlops_lab as ml
 from mlops_lab.errors import BundleError, BundleIntegrityError, ModelLoadError, OnnxExportWarning
-from mlops_lab.package import load_bundle, package
-from mlops_lab.package.bundle import file_digest
-from mlops_lab.package.manifest import seal
+from mlops_lab.packaging import load_bundle, package
+from mlops_lab.packaging.bundle import file_digest
+from mlops_lab.packaging.manifest import seal
 
 EXPECTED_FILES = {
     "model.skops",

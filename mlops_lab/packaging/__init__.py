@@ -10,11 +10,7 @@ Dockerfile and README.
 
 from __future__ import annotations
 
-from .._shadow import call_through
 from .build import package
 from .bundle import Bundle, load_bundle
 
 __all__ = ["Bundle", "load_bundle", "package"]
-
-
-call_through(__name__, "mlops_lab.package.build.package")

@@ -5,7 +5,7 @@ in plain attributes and reads runs through ``ml.runs``; its widget shows one
 page at a time (one HTML table and one checkbox per row), so tens of
 thousands of runs stay responsive. A filter that does not parse keeps the
 previous rows and shows the error under the box. The compare button opens
-the :class:`~.comparison.Comparison` of the selected runs below the table::
+the :class:`~.view.Comparison` of the selected runs below the table::
 
     table = ml.runs_widget(filter="metrics.acc > 0.8", order_by="metrics.acc desc")
     table.select(table.page_frame()["run_id"][:3])
@@ -25,7 +25,7 @@ from .model import short
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .comparison import Comparison
+    from .view import Comparison
 
 ROW_HEIGHT = "26px"
 BASE_COLUMNS = ["name", "status", "start_time", "duration_s"]

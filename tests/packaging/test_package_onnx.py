@@ -10,8 +10,8 @@ import pytest
 
 import mlops_lab as ml
 from mlops_lab.errors import MlopsLabWarning, OnnxExportWarning
-from mlops_lab.package import package
-from mlops_lab.package.onnx import feeds
+from mlops_lab.packaging import package
+from mlops_lab.packaging.onnx import feeds
 
 
 def diabetes_with_category():

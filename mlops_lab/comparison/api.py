@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .comparison import Comparison
     from .runs_widget import RunsTable
+    from .view import Comparison
 
 
 def compare(
@@ -48,8 +48,8 @@ def compare(
     >>> cmp = ml.compare(filter="params.model = 'rf'", metric="acc")   # doctest: +SKIP
     >>> cmp.to_html("rf.html")                                        # doctest: +SKIP
     """
-    from .comparison import Comparison
     from .model import load_runs
+    from .view import Comparison
 
     keys = [group_by] if isinstance(group_by, str) else group_by
     runset = load_runs(runs, last=last, filter=filter, experiment=experiment)

@@ -12,7 +12,7 @@ import re
 import pytest
 
 import mlops_lab as ml
-from mlops_lab.compare.tables import run_view, runs_table
+from mlops_lab.comparison.tables import run_view, runs_table
 
 RUN_NAME = "<img src=x onerror=alert(1)>"
 METRIC = "<script>alert('metric')</script>"

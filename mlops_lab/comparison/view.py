@@ -49,7 +49,7 @@ class Comparison:
     Parameters
     ----------
     runset
-        The runs (:func:`mlops_lab.compare.model.load_runs`).
+        The runs (:func:`mlops_lab.comparison.model.load_runs`).
     metric
         The metric that colours the parallel coordinates, is drawn by step and
         is the scatter's y axis (default: the first metric).

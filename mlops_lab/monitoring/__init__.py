@@ -7,10 +7,6 @@ report can show live accuracy.
 
 from __future__ import annotations
 
-from .._shadow import call_through
 from .report import MonitorReport, log_feedback, monitor
 
 __all__ = ["MonitorReport", "log_feedback", "monitor"]
-
-
-call_through(__name__, "mlops_lab.monitor.report.monitor")
