@@ -23,6 +23,8 @@ import mlops_lab as ml
 from mlops_lab.cli import main
 from mlops_lab.errors import InvalidArgumentError
 from mlops_lab.integrations.deploy import deploy, inference_service, k8s_name
+from mlops_lab.store import set_default_root
+from mlops_lab.tracking import session as session_module
 
 _MLSERVER_MAIN = "import sys; from mlserver.cli import main; sys.argv[0] = 'mlserver'; main()"
 
@@ -70,8 +72,10 @@ def _wait_ready(url: str, process: subprocess.Popen, log: Path, model: str) -> N
 
 
 @contextlib.contextmanager
-def _mlserver(python: Path, folder: Path, log: Path, model: str, env: dict[str, str] | None = None):
-    """``mlserver start FOLDER`` in its own environment; yields its URL once ``model`` is ready."""
+def _mlserver(
+    python: Path, folder: Path, log: Path, models: list[str], env: dict[str, str] | None = None
+):
+    """``mlserver start FOLDER`` in its own environment; yields its URL once ``models`` are ready."""
     with open(log, "wb") as fh:
         process = subprocess.Popen(
             [str(python), "-c", _MLSERVER_MAIN, "start", str(folder)],
@@ -84,32 +88,62 @@ def _mlserver(python: Path, folder: Path, log: Path, model: str, env: dict[str, 
             (folder / "settings.json").read_text()
         )["http_port"]
         url = f"http://127.0.0.1:{port}"
-        _wait_ready(url, process, log, model)
+        for model in models:
+            _wait_ready(url, process, log, model)
         yield url
     finally:
         process.terminate()
         process.wait(30)
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("which", ["cancer", "diabetes"])
-def test_mlserver_serves_the_folder_and_answers_like_mlops_lab(tmp_path, mlserver_python, which):
-    bundle, X = _bundle(tmp_path, which)
-    out = tmp_path / "mlserver"
-    assert main(["deploy", str(bundle.path), "--target", "mlserver", "--out", str(out)]) == 0
-    settings = json.loads((out / "model-settings.json").read_text())
-    assert settings["implementation"] == "mlserver_sklearn.SKLearnModel"
+@pytest.fixture(scope="module")
+def mlserver_deployments(tmp_path_factory, mlserver_python):
+    """One MLServer serving both bundles' ``--target mlserver`` folders as its model repository.
+
+    Yields the server's URL and, per bundle, the bundle, its data and its deployment folder.
+    The bundles are made in a store of the fixture's own, so tests keep their fresh stores.
+    """
+    root = tmp_path_factory.mktemp("mlserver")
+    made = {}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLOPS_LAB_HOME", str(root / ".mlops"))
+        set_default_root(None)
+        session_module.reset()
+        try:
+            for which in ("cancer", "diabetes"):
+                bundle, X = _bundle(root, which)
+                out = root / "repository" / which
+                args = ["deploy", str(bundle.path), "--target", "mlserver", "--out", str(out)]
+                assert main(args) == 0
+                made[which] = (bundle, X, out)
+        finally:
+            session_module.reset()
+            set_default_root(None)
     http, grpc, metrics = _free_port(), _free_port(), _free_port()
-    (out / "settings.json").write_text(
+    (root / "repository" / "settings.json").write_text(
         json.dumps(
             {"http_port": http, "grpc_port": grpc, "metrics_port": metrics, "host": "127.0.0.1"}
         )
     )
-    with _mlserver(mlserver_python, out, tmp_path / "mlserver.log", bundle.name) as url:
-        rows = X.sample(12, random_state=1)
-        theirs = httpx.post(
-            f"{url}/v2/models/{bundle.name}/infer", json=_v2_request(rows), timeout=30
-        )
+    names = [bundle.name for bundle, _, _ in made.values()]
+    with _mlserver(mlserver_python, root / "repository", root / "mlserver.log", names) as url:
+        yield url, made
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("which", ["cancer", "diabetes"])
+def test_mlserver_serves_the_folder_and_answers_like_mlops_lab(mlserver_deployments, which):
+    url, made = mlserver_deployments
+    bundle, X, out = made[which]
+    settings = json.loads((out / "model-settings.json").read_text())
+    assert settings["implementation"] == "mlserver_sklearn.SKLearnModel"
+    assert settings["name"] == bundle.name and settings["parameters"]["uri"] == "./model.joblib"
+    assert json.loads((out / "settings.json").read_text()) == {
+        "http_port": 8080,
+        "host": "127.0.0.1",
+    }
+    rows = X.sample(12, random_state=1)
+    theirs = httpx.post(f"{url}/v2/models/{bundle.name}/infer", json=_v2_request(rows), timeout=30)
     assert theirs.status_code == 200, theirs.text
     with ml.start_server(bundle) as ours:
         mine = httpx.post(
@@ -281,7 +315,7 @@ def test_kserve_model_folder_serves_as_the_kserve_mlserver_runtime_starts_it(
         "MLSERVER_HOST": "127.0.0.1",
     }
     rows = X.sample(9, random_state=3)
-    with _mlserver(mlserver_python, dep.path / "model", tmp_path / "ks.log", name, env) as url:
+    with _mlserver(mlserver_python, dep.path / "model", tmp_path / "ks.log", [name], env) as url:
         answer = httpx.post(f"{url}/v2/models/{name}/infer", json=_v2_request(rows), timeout=30)
         listed = httpx.post(f"{url}/v2/repository/index", json={}, timeout=30).json()
     assert answer.status_code == 200, answer.text
