@@ -123,6 +123,11 @@ def inference_service(name: str, storage_uri: str) -> dict[str, Any]:
     }
 
 
+def _storage_uri(bundle: Any, options: dict[str, Any]) -> str:
+    name = k8s_name(options.get("name") or bundle.name)
+    return str(options.get("storage_uri") or f"pvc://models/{name}")
+
+
 def _write_kserve(bundle: Any, out: Path, options: dict[str, Any]) -> list[str]:
     import yaml
 
@@ -133,8 +138,7 @@ def _write_kserve(bundle: Any, out: Path, options: dict[str, Any]) -> list[str]:
     model_dir = out / "model"
     model_dir.mkdir()
     files = [f"model/{f}" for f in _write_mlserver_model(bundle, model_dir, name)]
-    uri = options.get("storage_uri") or f"pvc://models/{name}"
-    manifest = inference_service(name, uri)
+    manifest = inference_service(name, _storage_uri(bundle, options))
     (out / "inferenceservice.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
     return ["inferenceservice.yaml", *files]
 
@@ -153,7 +157,7 @@ def _next_steps(target: str, out: Path, bundle: Any, options: dict[str, Any]) ->
         return [f"pip install mlserver mlserver-sklearn 'uvloop<0.22' && mlserver start {out}"]
     if target == "kserve":
         return [
-            f"upload {out / 'model'} to {options.get('storage_uri') or 'your model storage'}",
+            f"upload the contents of {out / 'model'} to {_storage_uri(bundle, options)}",
             f"kubectl apply -f {out / 'inferenceservice.yaml'}",
         ]
     name = k8s_name(bundle.name)

@@ -166,6 +166,11 @@ def test_kserve_manifest_and_docker_context(tmp_path) -> None:
     assert (dep.path / "model" / "model-settings.json").is_file()
     assert not (dep.path / "model" / "settings.json").exists()  # the runtime sets host, ports
     assert "kubectl apply" in str(dep)
+    assert f"upload the contents of {dep.path / 'model'} to s3://models/diabetes" in str(dep)
+    default = deploy(bundle.path, "kserve", tmp_path / "ks-pvc", name="Ridge 2")
+    written = yaml.safe_load((default.path / "inferenceservice.yaml").read_text())
+    assert written["spec"]["predictor"]["model"]["storageUri"] == "pvc://models/ridge-2"
+    assert "to pvc://models/ridge-2" in str(default)  # the upload step names the same place
     docker = deploy(bundle.path, "docker", tmp_path / "docker")
     assert {"Dockerfile", "metadata.json", "model.skops"} <= set(docker.files)
     ml.load_bundle(docker.path)  # the copy verifies: digests intact
