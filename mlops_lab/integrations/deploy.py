@@ -9,9 +9,12 @@ Targets (a small registry, :func:`register_target` / :func:`targets`):
   Inference Protocol (v2) as ``mlops-lab serve``. The joblib file is a pickle:
   it is written from the bundle's verified skops model, and is for the engine
   you deploy to, not for loading back into mlops-lab.
-- ``kserve``: the MLServer folder under ``model/`` and an ``inferenceservice.yaml``
-  (``serving.kserve.io/v1beta1`` ``InferenceService``, ``modelFormat: sklearn``,
-  ``protocolVersion: v2``) whose ``storageUri`` points at where you upload it.
+- ``kserve``: an ``inferenceservice.yaml`` (``serving.kserve.io/v1beta1``
+  ``InferenceService``, ``modelFormat: sklearn``, ``protocolVersion: v2``, runtime
+  ``kserve-mlserver``) whose ``storageUri`` points at where you upload ``model/``: the
+  MLServer model folder, its ``model-settings.json`` at the top (KServe mounts it as
+  ``/mnt/models``) naming the model as the InferenceService, and no ``settings.json``
+  (the runtime sets MLServer's host and ports).
 - ``docker``: the bundle itself (it carries its Dockerfile, serving with
   mlops-lab on port 8080), copied and verified, ready for ``docker build``.
 
@@ -66,27 +69,39 @@ def targets() -> dict[str, Writer]:
 
 
 def k8s_name(name: str) -> str:
-    """A DNS-1123 label from a model name (``Churn_v2`` -> ``churn-v2``)."""
-    label = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")[:63].strip("-")
-    return label or "model"
+    """A name KServe accepts for an InferenceService, from a model name.
+
+    A DNS-1123 label that starts with a letter (KServe's rule): ``Churn_v2`` -> ``churn-v2``,
+    ``2024 sales`` -> ``model-2024-sales``.
+    """
+    label = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")
+    if not label[:1].isalpha():
+        label = f"model-{label}"
+    return label[:63].strip("-")
 
 
-def _write_mlserver(bundle: Any, out: Path, options: dict[str, Any]) -> list[str]:
+def _write_mlserver_model(bundle: Any, out: Path, name: str) -> list[str]:
+    """The model folder: ``model-settings.json`` naming the model, ``model.joblib``, an example."""
     import joblib
 
     joblib.dump(bundle.model, out / "model.joblib")
     settings = {
-        "name": options.get("name") or bundle.name,
+        "name": name,
         "implementation": "mlserver_sklearn.SKLearnModel",
         "parameters": {"uri": "./model.joblib", "version": str(bundle.version)},
     }
     (out / "model-settings.json").write_text(json.dumps(settings, indent=2) + "\n")
-    server = {"http_port": int(options.get("port", 8080)), "host": "127.0.0.1"}
-    (out / "settings.json").write_text(json.dumps(server, indent=2) + "\n")
     (out / "input_example.json").write_text(
         bundle.input_example.to_json(orient="split", index=False) + "\n"
     )
-    return ["model-settings.json", "model.joblib", "settings.json", "input_example.json"]
+    return ["model-settings.json", "model.joblib", "input_example.json"]
+
+
+def _write_mlserver(bundle: Any, out: Path, options: dict[str, Any]) -> list[str]:
+    files = _write_mlserver_model(bundle, out, options.get("name") or bundle.name)
+    server = {"http_port": int(options.get("port", 8080)), "host": "127.0.0.1"}
+    (out / "settings.json").write_text(json.dumps(server, indent=2) + "\n")
+    return [*files, "settings.json"]
 
 
 def inference_service(name: str, storage_uri: str) -> dict[str, Any]:
@@ -108,14 +123,22 @@ def inference_service(name: str, storage_uri: str) -> dict[str, Any]:
     }
 
 
+def _storage_uri(bundle: Any, options: dict[str, Any]) -> str:
+    name = k8s_name(options.get("name") or bundle.name)
+    return str(options.get("storage_uri") or f"pvc://models/{name}")
+
+
 def _write_kserve(bundle: Any, out: Path, options: dict[str, Any]) -> list[str]:
     import yaml
 
+    # KServe's MLServer runtime serves the model under the InferenceService's name and sets
+    # the ports through environment variables: the model folder names the model the same
+    # way and carries no settings.json, whose host and port would override the runtime's.
+    name = k8s_name(options.get("name") or bundle.name)
     model_dir = out / "model"
     model_dir.mkdir()
-    files = [f"model/{f}" for f in _write_mlserver(bundle, model_dir, options)]
-    uri = options.get("storage_uri") or f"pvc://models/{k8s_name(bundle.name)}"
-    manifest = inference_service(bundle.name, uri)
+    files = [f"model/{f}" for f in _write_mlserver_model(bundle, model_dir, name)]
+    manifest = inference_service(name, _storage_uri(bundle, options))
     (out / "inferenceservice.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
     return ["inferenceservice.yaml", *files]
 
@@ -134,7 +157,7 @@ def _next_steps(target: str, out: Path, bundle: Any, options: dict[str, Any]) ->
         return [f"pip install mlserver mlserver-sklearn 'uvloop<0.22' && mlserver start {out}"]
     if target == "kserve":
         return [
-            f"upload {out / 'model'} to {options.get('storage_uri') or 'your model storage'}",
+            f"upload the contents of {out / 'model'} to {_storage_uri(bundle, options)}",
             f"kubectl apply -f {out / 'inferenceservice.yaml'}",
         ]
     name = k8s_name(bundle.name)
@@ -165,7 +188,8 @@ def deploy(
         ``kserve``: where the model folder will be uploaded (``s3://...``, ``gs://...``,
         ``pvc://...``); default ``pvc://models/NAME``.
     name
-        The model's name in the engine (default: the bundle's name).
+        The model's name in the engine (default: the bundle's name); for ``kserve`` also
+        the InferenceService's, made a DNS-1123 label (``Churn_v2`` -> ``churn-v2``).
     """
     from ..packaging.bundle import load_bundle
 
