@@ -404,22 +404,21 @@ def _surely_unique(series: pd.Series) -> bool:
         ordered = np.sort(series.to_numpy())
         return not (ordered[1:] == ordered[:-1]).any()  # NaN and NaT equal nothing
     key = _text_key(series)
-    return key is not None and _maybe_repeated(key) is None
+    if key is None:
+        return False
+    missing = _missing_mask(series)
+    return _maybe_repeated(key if missing is None else key[~missing]) is None
 
 
 def _text_key(series: pd.Series) -> np.ndarray | None:
     """A uint64 per string of a pyarrow-backed column (its length and its first and last
     8 bytes), equal strings giving equal keys; read from the Arrow buffers, without
-    Python objects. ``None`` for other columns or when values are missing."""
+    Python objects. ``None`` for other columns; a missing value's key is meaningless."""
     import sys
 
     import numpy as np
 
-    if (
-        getattr(series.dtype, "storage", None) != "pyarrow"
-        or sys.byteorder != "little"
-        or series.hasnans
-    ):
+    if getattr(series.dtype, "storage", None) != "pyarrow" or sys.byteorder != "little":
         return None
     import pyarrow as pa
 
