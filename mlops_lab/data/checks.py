@@ -78,26 +78,22 @@ def _is_masked_numeric(dtype: object) -> bool:
     )
 
 
-def _maybe_repeated(key: np.ndarray) -> np.ndarray | None:
-    """Which entries of ``key`` occur more than once; ``None`` when none does (found with
-    one sort, no hash table)."""
+def _repeats(key: np.ndarray) -> bool:
+    """Whether a value of ``key`` occurs twice (one sort, no hash table)."""
     import numpy as np
-    import pandas as pd
 
     ordered = np.sort(key)
-    if not (ordered[1:] == ordered[:-1]).any():
-        return None
-    return pd.Series(key).duplicated(keep=False).to_numpy()
+    return bool((ordered[1:] == ordered[:-1]).any())
 
 
 def duplicate_row_mask(frame: pd.DataFrame) -> np.ndarray:
     """Rows equal to an earlier row.
 
     Numeric, datetime and categorical columns fold into a 64-bit row key, equal rows
-    giving equal keys: the first (a float column when there is one, usually all
-    distinct) is tested alone, and when its values repeat the others are folded in
-    and tested again. Only rows whose key repeats are compared exactly, with pandas'
-    ``duplicated``; a clean frame costs one sort of one column.
+    giving equal keys, floats first (usually all distinct). The key is tested (one
+    sort) after 1, 2, 4, 8, ... columns: a key without repeats proves there are no
+    duplicate rows, so a clean frame costs one sort of one column. Only rows whose
+    full key repeats are compared exactly, with pandas' ``duplicated``.
     """
     import numpy as np
 
@@ -109,28 +105,32 @@ def duplicate_row_mask(frame: pd.DataFrame) -> np.ndarray:
     order = sorted(columns, key=lambda series: _fold_rank(series.dtype))
     mix = np.uint64(_MIX)
     key: np.ndarray | None = None
-    candidates: np.ndarray | None = None
-    folded = 0
+    folded, tested = 0, 0
     for series in order:
         bits = _row_bits(series)
         if bits is None:
             break
         key = bits * mix if key is None else (key ^ bits) * mix
         folded += 1
-        if folded == 1:
-            candidates = _maybe_repeated(key)
-            if candidates is None:
+        if folded & (folded - 1) == 0:  # a power of two
+            tested = folded
+            if not _repeats(key):
                 return mask
-    if key is not None and folded > 1:
-        candidates = _maybe_repeated(key)
-        if candidates is None:
-            return mask
-    if candidates is None:  # no column to fold: compare every row
+    if key is None:  # no column to fold: compare every row
         mask[:] = frame.duplicated(keep="first").to_numpy()
         return mask
-    rows = np.flatnonzero(candidates)
+    if folded != tested and not _repeats(key):
+        return mask
+    rows = np.flatnonzero(_duplicated_keys(key))
     mask[rows] = frame.iloc[rows].duplicated(keep="first").to_numpy()
     return mask
+
+
+def _duplicated_keys(key: np.ndarray) -> np.ndarray:
+    """Entries of ``key`` that occur more than once (pandas' hash table)."""
+    import pandas as pd
+
+    return pd.Series(key).duplicated(keep=False).to_numpy()
 
 
 def _fold_rank(dtype: Any) -> int:
@@ -407,13 +407,12 @@ def _surely_unique(series: pd.Series) -> bool:
     if key is None:
         return False
     missing = _missing_mask(series)
-    return _maybe_repeated(key if missing is None else key[~missing]) is None
+    return not _repeats(key if missing is None else key[~missing])
 
 
-def _text_key(series: pd.Series) -> np.ndarray | None:
-    """A uint64 per string of a pyarrow-backed column (its length and its first and last
-    8 bytes), equal strings giving equal keys; read from the Arrow buffers, without
-    Python objects. ``None`` for other columns; a missing value's key is meaningless."""
+def _arrow_text(series: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
+    """The offsets (n + 1 int64, into ``data``) and the bytes of a pyarrow-backed string
+    column, without a copy; ``None`` for other columns."""
     import sys
 
     import numpy as np
@@ -431,9 +430,22 @@ def _text_key(series: pd.Series) -> np.ndarray | None:
         return None
     _, off_buf, data_buf = arr.buffers()
     offsets = np.frombuffer(off_buf, dtype=np.int64)[arr.offset : arr.offset + len(arr) + 1]
-    data = np.zeros(offsets[-1] + 8, dtype=np.uint8)  # room to read 8 bytes past the end
-    if data_buf is not None:
-        data[: offsets[-1]] = np.frombuffer(data_buf, dtype=np.uint8)[: offsets[-1]]
+    data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, "u1")
+    return offsets, data[: offsets[-1]]
+
+
+def _text_key(series: pd.Series) -> np.ndarray | None:
+    """A uint64 per string of a pyarrow-backed column (its length and its first and last
+    8 bytes), equal strings giving equal keys; read from the Arrow buffers, without
+    Python objects. ``None`` for other columns; a missing value's key is meaningless."""
+    import numpy as np
+
+    text = _arrow_text(series)
+    if text is None:
+        return None
+    offsets, raw = text
+    data = np.zeros(len(raw) + 8, dtype=np.uint8)  # room to read 8 bytes past the end
+    data[: len(raw)] = raw
     # words[i]: the 8 bytes from byte i on, as one little-endian integer
     words = np.ndarray(buffer=data, dtype=np.uint64, shape=(len(data) - 7,), strides=(1,))
     start, lengths = offsets[:-1], np.diff(offsets)
@@ -472,9 +484,20 @@ def _unique(series: pd.Series, col: ColumnSchema) -> list[Failure]:
 
 
 def _lengths(series: pd.Series) -> np.ndarray:
-    """String lengths as float64, NaN where a value is missing or not text."""
+    """String lengths as float64, NaN where a value is missing or not text. For ASCII text
+    in Arrow buffers, a byte is a character: the lengths are the offsets' differences."""
     import numpy as np
 
+    text = _arrow_text(series)
+    if text is not None:
+        offsets, data = text
+        used = data[offsets[0] :]
+        if not used.size or used.max() < 0x80:
+            lengths = np.diff(offsets).astype("float64")
+            missing = _missing_mask(series)
+            if missing is not None:
+                lengths[missing] = np.nan
+            return lengths
     return series.str.len().to_numpy(dtype="float64", na_value=np.nan)
 
 

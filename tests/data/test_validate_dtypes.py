@@ -37,6 +37,9 @@ DUPLICATE_FRAMES = {
     "datetimes with NaT": pd.DataFrame(
         {"t": pd.to_datetime(["2024-01-01", None, "2024-01-01", None]), "k": [1, 2, 1, 3]}
     ),
+    "columns 1-4 repeat, the 5th and 6th tell rows apart": pd.DataFrame(
+        {**{f"c{i}": [1.0, 1.0, 1.0, 1.0] for i in range(4)}, "e": [1, 2, 1, 2], "g": [0, 0, 0, 1]}
+    ),
     "no repeats": pd.DataFrame({"x": np.arange(1000.0), "s": [str(i % 7) for i in range(1000)]}),
 }
 
@@ -148,6 +151,13 @@ def test_categorical_codes() -> None:
         (1, "c", "in_categories"),
         (2, "c", "not_null"),
     }
+
+
+@pytest.mark.parametrize("dtype", ["str", "string[pyarrow]", "object"])
+def test_string_lengths_count_characters_not_bytes(dtype: str) -> None:
+    frame = pd.DataFrame({"s": pd.array(["abc", "été", "日本語です", None, "ab"], dtype=dtype)})
+    schema = Schema([ColumnSchema("s", "string", dtype, min_length=3, max_length=4)], min_rows=None)
+    assert _cells(ml.validate(frame, schema)) == {(2, "s", "str_length"), (4, "s", "str_length")}
 
 
 def test_string_lengths_with_missing_values() -> None:
