@@ -45,21 +45,104 @@ class Failure:
         return None if self.positions is None else len(self.positions)
 
 
-def duplicate_row_mask(frame: pd.DataFrame) -> np.ndarray:
-    """Rows equal to an earlier row (vectorised row hashes, confirmed exactly)."""
+_MIX = 0x9E3779B97F4A7C15  # odd: multiplying by it is a bijection of uint64
+
+
+def _row_bits(series: pd.Series) -> np.ndarray | None:
+    """The column's values as uint64 words, equal values giving equal words; ``None``
+    for a column with no cheap exact encoding (text, objects)."""
     import numpy as np
     import pandas as pd
 
+    dtype = series.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        return series.cat.codes.to_numpy().astype(np.int64).view(np.uint64)
+    if isinstance(dtype, np.dtype) and dtype.kind in "iubmM":
+        return series.to_numpy().astype(np.int64, copy=False).view(np.uint64)
+    if (isinstance(dtype, np.dtype) and dtype.kind == "f") or _is_masked_numeric(dtype):
+        values = series.to_numpy(dtype="float64", na_value=np.nan) + 0.0  # -0.0 becomes 0.0
+        nan = np.isnan(values)
+        if nan.any():
+            values[nan] = np.nan  # one NaN bit pattern
+        return values.view(np.uint64)
+    return None
+
+
+def _is_masked_numeric(dtype: object) -> bool:
+    import pandas as pd
+
+    return (
+        isinstance(dtype, pd.api.extensions.ExtensionDtype)
+        and getattr(dtype, "kind", "") in ("i", "u", "f", "b")
+        and not isinstance(dtype, pd.CategoricalDtype)
+    )
+
+
+def _repeats(key: np.ndarray) -> bool:
+    """Whether a value of ``key`` occurs twice (one sort, no hash table)."""
+    import numpy as np
+
+    ordered = np.sort(key)
+    return bool((ordered[1:] == ordered[:-1]).any())
+
+
+def duplicate_row_mask(frame: pd.DataFrame) -> np.ndarray:
+    """Rows equal to an earlier row.
+
+    Numeric, datetime and categorical columns fold into a 64-bit row key, equal rows
+    giving equal keys, floats first (usually all distinct). The key is tested (one
+    sort) after 1, 2, 4, 8, ... columns: a key without repeats proves there are no
+    duplicate rows, so a clean frame costs one sort of one column. Only rows whose
+    full key repeats are compared exactly, with pandas' ``duplicated``.
+    """
+    import numpy as np
+
     n = len(frame)
-    if n < 2 or frame.shape[1] == 0:
-        return np.zeros(n, dtype=bool)
-    hashes = pd.util.hash_pandas_object(frame, index=False).to_numpy()
-    candidates = pd.Series(hashes).duplicated(keep=False).to_numpy()
     mask = np.zeros(n, dtype=bool)
-    if candidates.any():
-        idx = np.flatnonzero(candidates)
-        mask[idx] = frame.iloc[idx].duplicated(keep="first").to_numpy()
+    if n < 2 or frame.shape[1] == 0:
+        return mask
+    columns = [series for _, series in frame.items()]  # items(): cheaper than iloc
+    order = sorted(columns, key=lambda series: _fold_rank(series.dtype))
+    mix = np.uint64(_MIX)
+    key: np.ndarray | None = None
+    folded, tested = 0, 0
+    for series in order:
+        bits = _row_bits(series)
+        if bits is None:
+            break
+        key = bits * mix if key is None else (key ^ bits) * mix
+        folded += 1
+        if folded & (folded - 1) == 0:  # a power of two
+            tested = folded
+            if not _repeats(key):
+                return mask
+    if key is None:  # no column to fold: compare every row
+        mask[:] = frame.duplicated(keep="first").to_numpy()
+        return mask
+    if folded != tested and not _repeats(key):
+        return mask
+    rows = np.flatnonzero(_duplicated_keys(key))
+    mask[rows] = frame.iloc[rows].duplicated(keep="first").to_numpy()
     return mask
+
+
+def _duplicated_keys(key: np.ndarray) -> np.ndarray:
+    """Entries of ``key`` that occur more than once (pandas' hash table)."""
+    import pandas as pd
+
+    return pd.Series(key).duplicated(keep=False).to_numpy()
+
+
+def _fold_rank(dtype: Any) -> int:
+    """Fold floats first (usually all distinct), then integers and dates, then categories."""
+    import numpy as np
+    import pandas as pd
+
+    if isinstance(dtype, pd.CategoricalDtype):
+        return 3
+    if isinstance(dtype, np.dtype):
+        return {"f": 0, "M": 1, "m": 1, "i": 1, "u": 1, "b": 4}.get(dtype.kind, 9)
+    return 2 if _is_masked_numeric(dtype) else 9
 
 
 def _rows(mask: np.ndarray) -> np.ndarray:
@@ -73,12 +156,12 @@ def _values(series: pd.Series, positions: np.ndarray) -> np.ndarray:
 
 
 def _coerce(
-    series: pd.Series, expected: str, col: ColumnSchema
+    series: pd.Series, expected: str, col: ColumnSchema, actual: str
 ) -> tuple[pd.Series | None, list[Failure]]:
-    """Check the kind; return the series to run value checks on (coerced if possible)."""
+    """Check the kind (``actual`` is the series'); return the series to run value checks
+    on (coerced if possible)."""
     import pandas as pd
 
-    actual = column_kind(series)
     if (
         compatible(expected, actual)
         or len(series) == 0
@@ -142,13 +225,50 @@ def _coerce(
     return None, [Failure(col.name, "dtype", message, None, str(series.dtype))]
 
 
-def _missing(series: pd.Series, col: ColumnSchema, given: pd.Series) -> list[Failure]:
+def _missing_mask(series: pd.Series) -> np.ndarray | None:
+    """Where ``series`` is missing; ``None`` when no value is (no boolean array kept)."""
+    import numpy as np
+    import pandas as pd
+
+    dtype = series.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind in "iub":
+        return None
+    if isinstance(dtype, np.dtype) and dtype.kind == "f":
+        mask = np.isnan(series.to_numpy())
+    elif isinstance(dtype, pd.CategoricalDtype):
+        mask = series.cat.codes.to_numpy() < 0
+    else:
+        mask = series.isna().to_numpy()
+    return mask if mask.any() else None
+
+
+def _extrema(series: pd.Series) -> tuple[Any, Any] | None:
+    """Min and max of a numpy numeric column (NaN when a value is missing), read once and
+    shared by the missing-value and range checks; ``None`` for other columns."""
+    import numpy as np
+
+    dtype = series.dtype
+    if not (isinstance(dtype, np.dtype) and dtype.kind in "iuf") or not len(series):
+        return None
+    values = series.to_numpy()
+    return values.min(), values.max()
+
+
+def _missing(
+    series: pd.Series, col: ColumnSchema, given: pd.Series, extrema: tuple[Any, Any] | None
+) -> list[Failure]:
     """Values missing in ``given``, the column as it came (a value that failed ``dtype`` is
     not also reported as missing, although coercing it to the schema's kind made it NaN)."""
-    mask = given.isna().to_numpy()
-    n_missing = int(mask.sum())
-    if not n_missing:
+    import numpy as np
+
+    if col.nullable and col.max_missing is None:
         return []
+    if extrema is not None and not np.isnan(extrema[0]):
+        return []
+    mask = _missing_mask(given)
+    if mask is None:
+        return []
+    n_missing = int(mask.sum())
     n = len(series)
     if not col.nullable:
         pos = _rows(mask)
@@ -175,7 +295,28 @@ def _missing(series: pd.Series, col: ColumnSchema, given: pd.Series) -> list[Fai
     return []
 
 
-def _range(series: pd.Series, col: ColumnSchema) -> list[Failure]:
+def _within(values: np.ndarray, col: ColumnSchema, extrema: tuple[Any, Any] | None) -> bool:
+    """Whether every value is finite and in range, from the column's min and max alone
+    (NaN ignored): the clean column's whole check, no boolean array made."""
+    import numpy as np
+
+    if values.dtype.kind == "f":
+        if extrema is not None and not np.isnan(extrema[0]):
+            lo, hi = extrema
+        else:
+            lo, hi = np.fmin.reduce(values), np.fmax.reduce(values)
+        if np.isnan(lo):  # every value missing
+            return True
+        if not (np.isfinite(lo) and np.isfinite(hi)):
+            return False
+    else:
+        lo, hi = extrema if extrema is not None else (values.min(), values.max())
+    return (col.min is None or lo >= col.min) and (col.max is None or hi <= col.max)
+
+
+def _range(
+    series: pd.Series, col: ColumnSchema, extrema: tuple[Any, Any] | None = None
+) -> list[Failure]:
     import numpy as np
 
     dtype = series.dtype
@@ -183,6 +324,8 @@ def _range(series: pd.Series, col: ColumnSchema) -> list[Failure]:
         values = series.to_numpy()  # no copy: compare in the column's own dtype
     else:
         values = series.to_numpy(dtype="float64", na_value=np.nan)
+    if not values.size or _within(values, col, extrema):
+        return []
     bad = None
     if col.min is not None:
         bad = values < col.min
@@ -216,11 +359,20 @@ def _categories(series: pd.Series, col: ColumnSchema) -> list[Failure]:
 
     allowed = col.categories or []
     if isinstance(series.dtype, pd.CategoricalDtype):
-        cats = series.cat.categories
-        ok_cat = np.append(cats.isin(allowed), True)  # code -1 (missing) is fine here
-        bad = ~ok_cat[series.cat.codes.to_numpy()]
+        # One test per category, then a lookup of the codes only if one is not allowed.
+        ok_cat = series.cat.categories.isin(allowed)
+        if ok_cat.all():
+            return []
+        codes = series.cat.codes.to_numpy()
+        bad = ~np.append(ok_cat, True)[codes]  # code -1 (missing) is fine here
     else:
-        bad = ~(series.isin(allowed).to_numpy() | series.isna().to_numpy())
+        ok = series.isin(allowed).to_numpy()
+        if ok.all():
+            return []
+        bad = ~ok
+        missing = _missing_mask(series)
+        if missing is not None:
+            bad = bad & ~missing
     if not bad.any():
         return []
     pos = _rows(bad)
@@ -242,9 +394,81 @@ def _categories(series: pd.Series, col: ColumnSchema) -> list[Failure]:
     ]
 
 
+def _surely_unique(series: pd.Series) -> bool:
+    """Whether no present value repeats, proven without a hash table: one sort of a
+    numeric column, or of a 64-bit key per string (length and first and last bytes)."""
+    import numpy as np
+
+    dtype = series.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind in "iufmM":
+        ordered = np.sort(series.to_numpy())
+        return not (ordered[1:] == ordered[:-1]).any()  # NaN and NaT equal nothing
+    key = _text_key(series)
+    if key is None:
+        return False
+    missing = _missing_mask(series)
+    return not _repeats(key if missing is None else key[~missing])
+
+
+def _arrow_text(series: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
+    """The offsets (n + 1 int64, into ``data``) and the bytes of a pyarrow-backed string
+    column, without a copy; ``None`` for other columns."""
+    import sys
+
+    import numpy as np
+
+    if getattr(series.dtype, "storage", None) != "pyarrow" or sys.byteorder != "little":
+        return None
+    import pyarrow as pa
+
+    arr = series.array.__arrow_array__()
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if pa.types.is_string(arr.type):
+        arr = arr.cast(pa.large_string())
+    if not pa.types.is_large_string(arr.type):
+        return None
+    _, off_buf, data_buf = arr.buffers()
+    offsets = np.frombuffer(off_buf, dtype=np.int64)[arr.offset : arr.offset + len(arr) + 1]
+    data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, "u1")
+    return offsets, data[: offsets[-1]]
+
+
+def _text_key(series: pd.Series) -> np.ndarray | None:
+    """A uint64 per string of a pyarrow-backed column (its length and its first and last
+    8 bytes), equal strings giving equal keys; read from the Arrow buffers, without
+    Python objects. ``None`` for other columns; a missing value's key is meaningless."""
+    import numpy as np
+
+    text = _arrow_text(series)
+    if text is None:
+        return None
+    offsets, raw = text
+    data = np.zeros(len(raw) + 8, dtype=np.uint8)  # room to read 8 bytes past the end
+    data[: len(raw)] = raw
+    # words[i]: the 8 bytes from byte i on, as one little-endian integer
+    words = np.ndarray(buffer=data, dtype=np.uint64, shape=(len(data) - 7,), strides=(1,))
+    start, lengths = offsets[:-1], np.diff(offsets)
+    keep = _byte_masks()[np.minimum(lengths, 8)]  # drop bytes past a short string's end
+    head = words[start] & keep
+    tail = words[np.maximum(offsets[1:] - 8, start)] & keep
+    key = (head * np.uint64(_MIX)) ^ tail
+    return (key * np.uint64(_MIX)) ^ lengths.view(np.uint64)
+
+
+def _byte_masks() -> np.ndarray:
+    import numpy as np
+
+    return np.array([(1 << (8 * k)) - 1 for k in range(9)], dtype=np.uint64)
+
+
 def _unique(series: pd.Series, col: ColumnSchema) -> list[Failure]:
-    present = series.notna().to_numpy()
-    bad = series.duplicated(keep=False).to_numpy() & present
+    if _surely_unique(series):
+        return []
+    bad = series.duplicated(keep=False).to_numpy()
+    missing = _missing_mask(series)
+    if missing is not None:
+        bad = bad & ~missing
     if not bad.any():
         return []
     pos = _rows(bad)
@@ -259,18 +483,37 @@ def _unique(series: pd.Series, col: ColumnSchema) -> list[Failure]:
     ]
 
 
-def _text(series: pd.Series, col: ColumnSchema) -> list[Failure]:
+def _lengths(series: pd.Series) -> np.ndarray:
+    """String lengths as float64, NaN where a value is missing or not text. For ASCII text
+    in Arrow buffers, a byte is a character: the lengths are the offsets' differences."""
+    import numpy as np
+
+    text = _arrow_text(series)
+    if text is not None:
+        offsets, data = text
+        used = data[offsets[0] :]
+        if not used.size or used.max() < 0x80:
+            lengths = np.diff(offsets).astype("float64")
+            missing = _missing_mask(series)
+            if missing is not None:
+                lengths[missing] = np.nan
+            return lengths
+    return series.str.len().to_numpy(dtype="float64", na_value=np.nan)
+
+
+def _text(series: pd.Series, col: ColumnSchema, kind: str) -> list[Failure]:
+    import numpy as np
+
     out: list[Failure] = []
-    if col.kind != "string" or column_kind(series) not in ("string", "mixed"):
+    if col.kind != "string" or kind not in ("string", "mixed"):
         return out
-    if col.min_length is not None or col.max_length is not None:
-        lengths = series.str.len()
-        bad = (lengths < (col.min_length if col.min_length is not None else -1)) | (
-            lengths > (col.max_length if col.max_length is not None else float("inf"))
-        )
-        bad = bad.to_numpy(dtype=bool, na_value=False)
-        if bad.any():
-            pos = _rows(bad)
+    if len(series) and (col.min_length is not None or col.max_length is not None):
+        lengths = _lengths(series)
+        lo = col.min_length if col.min_length is not None else -1
+        hi = col.max_length if col.max_length is not None else np.inf
+        shortest, longest = np.fmin.reduce(lengths), np.fmax.reduce(lengths)
+        if not np.isnan(shortest) and (shortest < lo or longest > hi):
+            pos = _rows((lengths < lo) | (lengths > hi))
             out.append(
                 Failure(
                     col.name,
@@ -300,24 +543,27 @@ def _text(series: pd.Series, col: ColumnSchema) -> list[Failure]:
 def check_column(series: pd.Series, col: ColumnSchema) -> list[Failure]:
     """Every check of ``col`` on ``series``; a bad value is reported by one check only."""
     given = series
-    series, failures = _coerce(given, col.kind, col)
+    actual = column_kind(given)
+    series, failures = _coerce(given, col.kind, col, actual)
     if series is None:
         return failures
-    failures += _missing(series, col, given)
-    kind = column_kind(series)
+    extrema = _extrema(given) if series is given else None
+    failures += _missing(series, col, given, extrema)
+    kind = actual if series is given else column_kind(series)
     if kind in NUMERIC and col.kind in NUMERIC:
-        failures += _range(series, col)
+        failures += _range(series, col, extrema)
     if col.categories is not None:
         failures += _categories(series, col)
     if col.unique:
         failures += _unique(series, col)
-    failures += _text(series, col)
+    failures += _text(series, col, kind)
     return failures
 
 
 def run_checks(frame: pd.DataFrame, schema: Schema) -> list[Failure]:
     """Apply ``schema`` to ``frame``; every failure, in schema column order."""
     names = [str(c) for c in frame.columns]
+    columns = [series for _, series in frame.items()]  # items(): cheaper than iloc
     position = {name: i for i, name in enumerate(names)}
     failures: list[Failure] = []
     n = len(frame)
@@ -344,7 +590,7 @@ def run_checks(frame: pd.DataFrame, schema: Schema) -> list[Failure]:
                 )
             )
             continue
-        failures += check_column(frame.iloc[:, position[col.name]], col)
+        failures += check_column(columns[position[col.name]], col)
     if not schema.allow_extra_columns:
         for name in names:
             if name not in expected:

@@ -16,7 +16,7 @@ import hashlib
 import json
 import math
 import os
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -50,7 +50,10 @@ class ColumnSchema:
     pattern: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if v is not None}
+        out = {f.name: getattr(self, f.name) for f in fields(self)}  # asdict deep-copies
+        if out["categories"] is not None:
+            out["categories"] = list(out["categories"])
+        return {k: v for k, v in out.items() if v is not None}
 
 
 @dataclass
