@@ -12,7 +12,7 @@ import argparse
 import os
 from typing import Any
 
-from .spec import NOTEBOOK_ONLY, TERMINAL_ONLY, Argument, Command, Invocation
+from .spec import TERMINAL_ONLY, Argument, Command, Invocation
 
 
 def _package(args: argparse.Namespace, inv: Invocation) -> Any:
@@ -95,27 +95,25 @@ def _start_server(args: argparse.Namespace, inv: Invocation) -> Any:
 
 
 def _monitor(args: argparse.Namespace, inv: Invocation) -> Any:
-    from ..errors import InvalidArgumentError
     from ..monitoring import monitor
 
-    reference = None
-    if args.reference:
-        if args.reference not in inv.namespace:
-            raise InvalidArgumentError(f"no variable {args.reference!r} in the namespace")
-        reference = inv.namespace[args.reference]
+    reference = inv.value(args.reference) if args.reference else None
     return monitor(args.name, since=args.since, reference=reference)
 
 
-def _monitored(report: Any, args: argparse.Namespace) -> Any:
+def _flag_hint(report: Any, args: argparse.Namespace, how: str) -> Any:
     if args.reference is None and report.drift_note and "reference=" in report.drift_note:
-        # the API's hint names its Python keyword; here the flag is the way to pass it
-        report.drift_note = (
-            "no reference data: pass --reference VAR (a variable holding the training frame)"
-        )
+        # the API's hint names its Python keyword; in a shell the flag is the way to pass it
+        report.drift_note = f"no reference data: pass --reference {how}"
     return report
 
 
+def _monitored(report: Any, args: argparse.Namespace) -> Any:
+    return _flag_hint(report, args, "VAR (a variable holding the training frame)")
+
+
 def _monitor_text(report: Any, args: argparse.Namespace) -> int:
+    _flag_hint(report, args, "FILE (the training data, CSV or Parquet)")
     if args.format == "json":
         import json
         import sys
@@ -155,7 +153,7 @@ SERVE = Command(
             "--runtime",
             choices=("auto", "onnx", "sklearn"),
             default="auto",
-            help="ONNX Runtime when the bundle has a verified ONNX model (auto), or one of them",
+            help="auto: ONNX Runtime when the bundle's ONNX model is verified, else scikit-learn",
         ),
         Argument("--log-level", default="warning", help="uvicorn's log level"),
         Argument(
@@ -206,8 +204,9 @@ COMMANDS = [
             Argument("--since", help="only requests after this: 1h, 30m, 2d, or an ISO date"),
             Argument(
                 "--reference",
-                help="a variable holding the training frame, to compute input drift",
-                shells=NOTEBOOK_ONLY,
+                metavar="VAR_OR_PATH",
+                help="the training data, to compute input drift: a CSV or Parquet file, "
+                "or in a notebook a variable holding the frame",
             ),
             Argument("--format", choices=("text", "json"), default="text", shells=TERMINAL_ONLY),
         ),

@@ -295,7 +295,11 @@ COMMANDS = [
         "one run: params, metrics, tags, datasets, artifacts, environment, code",
         _show,
         arguments=(
-            Argument("run", nargs="?", help="run id, id prefix or name (default: the latest)"),
+            Argument(
+                "run",
+                nargs="?",
+                help="run id, id prefix or name (default: the open run, else the latest)",
+            ),
         ),
         render_notebook=_run_view,
         render_terminal=lambda run, args: print(repr(_run_view(run, args))),
