@@ -94,7 +94,7 @@ class Invocation:
     """Where a verb runs: the shell, and in a notebook its namespace, cell and capture."""
 
     shell: str
-    namespace: Mapping[str, Any] = field(default_factory=dict)
+    namespace: dict[str, Any] = field(default_factory=dict)
     cell: str | None = None
     ipython: Any = None
     capture: Any = None

@@ -99,7 +99,7 @@ def _ran(result: tuple[Any, BaseException | None], args: argparse.Namespace) -> 
 def _param(args: argparse.Namespace, inv: Invocation) -> bool:
     from ..tracking import api
 
-    inv.namespace.update(args.assignments)  # type: ignore[attr-defined]
+    inv.namespace.update(args.assignments)
     if api.active_run() is None:
         return False
     api.log_params(args.assignments)

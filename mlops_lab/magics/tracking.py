@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import re
-from collections.abc import Mapping
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -21,14 +20,14 @@ from .arguments import split_assignments
 __all__ = ["read_raw", "split_assignments"]
 
 
-def _evaluate(namespace: Mapping[str, Any], name: str, expr: str) -> Any:
+def _evaluate(namespace: dict[str, Any], name: str, expr: str) -> Any:
     try:
-        return eval(expr, dict(namespace) if not isinstance(namespace, dict) else namespace)
+        return eval(expr, namespace)  # the user's own expression, in their namespace
     except Exception as exc:
         raise UsageError(f"cannot evaluate {name}={expr}: {type(exc).__name__}: {exc}") from None
 
 
-def read_raw(command: Command, text: str, namespace: Mapping[str, Any]) -> argparse.Namespace:
+def read_raw(command: Command, text: str, namespace: dict[str, Any]) -> argparse.Namespace:
     """``args`` of a raw verb: its flags, and ``assignments`` (NAME -> evaluated value)."""
     values: dict[str, Any] = {}
     for argument in command.arguments_in(NOTEBOOK):
