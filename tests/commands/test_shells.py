@@ -9,6 +9,7 @@ of one shell only, a notebook default).
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -73,26 +74,55 @@ def test_the_shells_share_the_verbs_they_should() -> None:
     assert set(_cli_parsers()) == set(commands(TERMINAL))
 
 
-@pytest.mark.parametrize("name", SHARED)
-def test_a_shared_verb_has_the_same_arguments_in_both_shells(name: str) -> None:
-    command: Command = commands()[name]
-    notebook = _actions(magic_parser(command, Settings()))
-    terminal = _actions(_cli_parsers()[name])
+def differences(
+    command: Command, notebook_parser: argparse.ArgumentParser, terminal_parser: Any
+) -> list[str]:
+    """How the two built parsers of ``command`` differ, beyond what its spec declares."""
+    notebook, terminal = _actions(notebook_parser), _actions(terminal_parser)
     only_notebook = {a.key for a in command.arguments if a.shells == {NOTEBOOK}}
     only_terminal = {a.key for a in command.arguments if a.shells == {TERMINAL}}
-    assert set(notebook) == {a.key for a in command.arguments_in(NOTEBOOK)}
-    assert set(terminal) == {a.key for a in command.arguments_in(TERMINAL)}
-    assert set(notebook) - only_notebook == set(terminal) - only_terminal
-    for key in set(notebook) & set(terminal):
+    out = [f"{k}: notebook only" for k in set(notebook) - set(terminal) - only_notebook]
+    out += [f"{k}: terminal only" for k in set(terminal) - set(notebook) - only_terminal]
+    for key in sorted(set(notebook) & set(terminal)):
         nb, term = dict(notebook[key]), dict(terminal[key])
         if key in command.notebook_defaults:
             declared = command.notebook_defaults[key]
             expected = (
                 getattr(Settings, declared.name) if isinstance(declared, Setting) else declared
             )
-            assert nb.pop("default") == expected, key
+            if nb.pop("default") != expected:
+                out.append(f"{key}: notebook default is not the declared one")
             term.pop("default")
-        assert nb == term, (name, key)
+        out += [
+            f"{key}.{field}: {nb[field]!r} != {term[field]!r}"
+            for field in nb
+            if nb[field] != term[field]
+        ]
+    return out
+
+
+@pytest.mark.parametrize("name", SHARED)
+def test_a_shared_verb_has_the_same_arguments_in_both_shells(name: str) -> None:
+    command: Command = commands()[name]
+    notebook = magic_parser(command, Settings())
+    assert set(_actions(notebook)) == {a.key for a in command.arguments_in(NOTEBOOK)}
+    assert set(_actions(_cli_parsers()[name])) == {a.key for a in command.arguments_in(TERMINAL)}
+    assert differences(command, notebook, _cli_parsers()[name]) == []
+
+
+def test_an_undeclared_difference_is_caught() -> None:
+    serve = commands()["serve"]
+    drifted = magic_parser(serve, Settings())
+    drifted.add_argument("--extra")
+    assert differences(serve, drifted, _cli_parsers()["serve"]) == ["extra: notebook only"]
+    runs = commands()["runs"]
+    terminal = _cli_parsers()["runs"]
+    terminal.set_defaults(limit=20)
+    assert differences(runs, magic_parser(runs, Settings()), terminal) == []  # declared
+    undeclared = replace(runs, notebook_defaults={})
+    assert differences(undeclared, magic_parser(undeclared, Settings()), terminal) == [
+        "limit.default: 50 != 20"
+    ]
 
 
 def test_the_declared_differences() -> None:
