@@ -51,6 +51,10 @@ def compare(
     from .model import load_runs
     from .view import Comparison
 
+    if last is not None and (not isinstance(last, int) or last < 1):
+        from ..errors import InvalidArgumentError
+
+        raise InvalidArgumentError(f"last: expected a positive integer, got {last!r}")
     keys = [group_by] if isinstance(group_by, str) else group_by
     runset = load_runs(runs, last=last, filter=filter, experiment=experiment)
     if len(runset) == 0:
@@ -67,8 +71,11 @@ def runs_widget(
     experiment: str | None = None,
     columns: Sequence[str] | None = None,
     page_size: int = 25,
+    limit: int | None = None,
 ) -> RunsTable:
     """The interactive runs table: filter, sort, choose columns, select, compare.
+
+    ``limit`` keeps the newest N runs matching ``filter`` (default: all of them).
 
     Returns
     -------
@@ -84,4 +91,5 @@ def runs_widget(
         experiment=experiment,
         columns=columns,
         page_size=page_size,
+        limit=limit,
     )

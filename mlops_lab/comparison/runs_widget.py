@@ -52,10 +52,12 @@ class RunsTable:
         experiment: str | None = None,
         columns: Sequence[str] | None = None,
         page_size: int = 25,
+        limit: int | None = None,
     ) -> None:
         if page_size < 1:
             raise InvalidArgumentError(f"page_size: expected a positive integer, got {page_size!r}")
         self.experiment = experiment
+        self.limit = limit
         self.order_by = order_by
         self.page_size = page_size
         self.page = 0
@@ -75,7 +77,12 @@ class RunsTable:
     def _query(self, text: str) -> pd.DataFrame:
         from ..tracking import api
 
-        return api.runs(experiment=self.experiment, filter=text or None, order_by=self.order_by)
+        return api.runs(
+            experiment=self.experiment,
+            filter=text or None,
+            order_by=self.order_by,
+            limit=self.limit,
+        )
 
     def _default_columns(self) -> list[str]:
         params = [c for c in self._frame.columns if c.startswith("params.")][:6]

@@ -1,7 +1,8 @@
 """``%mlops`` / ``%%mlops``: the notebook shell over the mlops-lab API.
 
-The magics hold no logic of their own: each verb (see :mod:`.verbs`) parses
-its arguments and calls the package's API. Errors a user can cause arrive as
+The magics hold no logic of their own: each verb is a spec of the verb table
+(:mod:`mlops_lab.commands`), from which :mod:`.verbs` builds its parser, call
+and display. Errors a user can cause arrive as
 :class:`~mlops_lab.errors.MlopsLabError` and are shown as one line
 (``UsageError``), never a traceback. Settings are traitlets::
 
@@ -18,7 +19,7 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_exp
 from traitlets import Bool, Int, Unicode, observe
 
 from ..errors import MlopsLabError
-from .verbs import Context, dispatch
+from .verbs import dispatch
 
 _capture: Any = None
 
@@ -71,9 +72,8 @@ class MlopsMagics(Magics):
     @line_cell_magic
     def mlops(self, line: str, cell: str | None = None) -> Any:
         """mlops-lab: track, compare, validate, promote and serve. ``%mlops --help`` lists verbs."""
-        ctx = Context(shell=self.shell, magics=self, cell=cell, line=line)
         try:
-            return dispatch(ctx, line)
+            return dispatch(self, line, cell)
         except MlopsLabError as exc:
             raise UsageError(str(exc)) from None
 

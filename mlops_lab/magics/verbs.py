@@ -1,32 +1,21 @@
-"""The one table of ``%mlops`` verbs, their parsers and their help.
+"""``%mlops VERB``, built from the verb table (:mod:`mlops_lab.commands`).
 
-A verb is a small function registered with :func:`verb`; its module adds the
-verb's arguments to an ``argparse`` parser whose errors raise IPython's
-``UsageError`` (one readable line, never a traceback). The same table
-produces ``%mlops --help`` and the "unknown verb" message, so they cannot
-drift apart. Verb modules are listed in :data:`VERB_MODULES`; they must stay
-light to import (the API is imported inside each handler).
+Each notebook verb's parser comes from its spec; its errors raise IPython's
+``UsageError`` (one readable line, never a traceback). The same table produces
+``%mlops --help`` and the "unknown verb" message, so they cannot drift apart.
+Arguments are read as :mod:`.arguments` says: notebook variables looked up,
+never evaluated; ``param`` and ``log`` (raw verbs) evaluate their ``NAME=EXPR``
+values in the namespace (:mod:`.tracking`).
 """
 
 from __future__ import annotations
 
 import argparse
 import shlex
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
+from ..commands import NOTEBOOK, Command, Invocation, commands
 from .arguments import expand_variables
-
-VERB_MODULES = [
-    "mlops_lab.magics.tracking",
-    "mlops_lab.magics.views",
-    "mlops_lab.magics.data",
-    "mlops_lab.magics.evaluation",
-    "mlops_lab.magics.compare",
-    "mlops_lab.magics.pipeline",
-    "mlops_lab.magics.serve",
-]
 
 
 class HelpShown(Exception):
@@ -50,85 +39,20 @@ class VerbParser(argparse.ArgumentParser):
         print(self.format_help())
 
 
-@dataclass
-class Context:
-    """What a verb handler receives besides its parsed arguments."""
-
-    shell: Any
-    magics: Any
-    cell: str | None = None
-    line: str = ""
-
-    @property
-    def user_ns(self) -> dict[str, Any]:
-        return self.shell.user_ns if self.shell is not None else {}
+def verbs() -> dict[str, Command]:
+    """The notebook's verbs, by name."""
+    return commands(NOTEBOOK)
 
 
-@dataclass
-class Verb:
-    name: str
-    help: str
-    handler: Callable[[Context, Any], Any]
-    arguments: Callable[[VerbParser], object]
-    cell: bool = False
-    description: str = ""
-    raw: bool = False
-    aliases: tuple[str, ...] = field(default_factory=tuple)
-
-    def parser(self) -> VerbParser:
-        parser = VerbParser(
-            prog=f"%mlops {self.name}",
-            description=self.description or self.help,
-            formatter_class=argparse.RawDescriptionHelpFormatter,
-        )
-        self.arguments(parser)
-        return parser
-
-
-_VERBS: dict[str, Verb] = {}
-_loaded = False
-
-
-def verb(
-    name: str,
-    help: str,
-    *,
-    arguments: Callable[[VerbParser], object] | None = None,
-    cell: bool = False,
-    description: str = "",
-    raw: bool = False,
-) -> Callable[[Callable], Callable]:
-    """Register ``fn(ctx, args)`` as the handler of ``%mlops NAME``.
-
-    A ``raw`` verb parses its own arguments from ``ctx.line`` (it gets
-    ``args=None``): ``param`` and ``log`` keep Python expressions intact.
-    """
-
-    def register(fn: Callable) -> Callable:
-        _VERBS[name] = Verb(
-            name,
-            help,
-            fn,
-            arguments or (lambda p: None),
-            cell=cell,
-            description=description,
-            raw=raw,
-        )
-        return fn
-
-    return register
-
-
-def verbs() -> dict[str, Verb]:
-    """Every registered verb, importing the verb modules on first use."""
-    global _loaded
-    if not _loaded:
-        from importlib import import_module
-
-        for module in VERB_MODULES:
-            import_module(module)
-        _loaded = True
-    return _VERBS
+def parser(command: Command, settings: Any = None) -> VerbParser:
+    """The ``%mlops VERB`` parser of ``command`` (notebook defaults read from ``settings``)."""
+    p = VerbParser(
+        prog=f"%mlops {command.name}",
+        description=command.description or command.help,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    command.add_arguments(p, NOTEBOOK, settings)
+    return p
 
 
 def overview() -> str:
@@ -149,9 +73,12 @@ def overview() -> str:
     return "\n".join(lines)
 
 
-def dispatch(ctx: Context, line: str) -> Any:
-    """Parse ``line`` (``VERB ARGS...``) and run the verb's handler."""
+def dispatch(magics: Any, line: str, cell: str | None = None) -> Any:
+    """Parse ``line`` (``VERB ARGS...``), make the verb's call, return what it displays."""
     from IPython.core.error import UsageError
+
+    from . import capture
+    from .tracking import read_raw
 
     table = verbs()
     head = line.split(None, 1)
@@ -159,26 +86,32 @@ def dispatch(ctx: Context, line: str) -> Any:
         print(overview())
         return None
     name = head[0]
-    entry = table.get(name)
-    if entry is None:
+    command = table.get(name)
+    if command is None:
         raise UsageError(
             f"%mlops: unknown verb {name!r}; valid verbs are: {', '.join(sorted(table))}"
         )
-    if ctx.cell is not None and not entry.cell:
+    if cell is not None and not command.cell:
         raise UsageError(f"%%mlops {name} is a line magic: use %mlops {name} ...")
-    if entry.raw:
-        rest_text = head[1].strip() if len(head) > 1 else ""
-        if rest_text in ("-h", "--help"):
-            entry.parser().print_help()
+    rest = head[1] if len(head) > 1 else ""
+    shell = magics.shell
+    namespace = shell.user_ns if shell is not None else {}
+    verb_parser = parser(command, magics)
+    if command.raw:
+        if rest.strip() in ("-h", "--help"):
+            verb_parser.print_help()
             return None
-        return entry.handler(ctx, None)
-    try:
-        rest = shlex.split(head[1] if len(head) > 1 else "", posix=True)
-    except ValueError as exc:
-        raise UsageError(f"%mlops {name}: cannot parse the arguments: {exc}") from None
-    rest = [expand_variables(argument, ctx.user_ns) for argument in rest]
-    try:
-        args = entry.parser().parse_args(rest)
-    except HelpShown:
-        return None
-    return entry.handler(ctx, args)
+        args = read_raw(command, rest, namespace)
+    else:
+        try:
+            words = shlex.split(rest, posix=True)
+        except ValueError as exc:
+            raise UsageError(f"%mlops {name}: cannot parse the arguments: {exc}") from None
+        words = [expand_variables(word, namespace) for word in words]
+        try:
+            args = verb_parser.parse_args(words)
+        except HelpShown:
+            return None
+    invocation = Invocation(NOTEBOOK, namespace, cell=cell, ipython=shell, capture=capture())
+    result = (command.notebook_call or command.call)(args, invocation)
+    return command.render_notebook(result, args)

@@ -8,8 +8,8 @@ execution order, whether a run is open or not (see :attr:`CellCapture.history`).
 A run stores what it needs of it: when the run starts, the cells completed
 before it (``kind = 'context'``: the imports, data loading and helpers above
 ``%mlops start``, which promotion slices from); then every cell executed while
-it is open, including the cell that opens it and the one that ends it. Cells
-run by ``%%mlops run`` record their body themselves (see :meth:`suppress`).
+it is open, including the cell that opens it and the one that ends it.
+:meth:`CellCapture.run_as_run` runs a cell's body as one run (``%%mlops run``).
 """
 
 from __future__ import annotations
@@ -32,14 +32,17 @@ class CellCapture:
         self._suppressed = 0
         self._started: list[tuple[str, str | None, float, list]] = []
         self._touched: list[list] = []
+        self._registered = False
         session().add_listener(self._on_run_event)
 
     def register(self) -> None:
+        self._registered = True
         events = self.shell.events
         events.register("pre_run_cell", self.pre_run_cell)
         events.register("post_run_cell", self.post_run_cell)
 
     def unregister(self) -> None:
+        self._registered = False  # a capture still referenced somewhere stops recording
         events = self.shell.events
         for name, fn in (
             ("pre_run_cell", self.pre_run_cell),
@@ -93,8 +96,52 @@ class CellCapture:
             if run in open_runs:
                 open_runs.remove(run)
 
+    def run_as_run(
+        self,
+        source: str,
+        *,
+        name: str | None = None,
+        experiment: str | None = None,
+        tags: dict[str, Any] | None = None,
+    ) -> tuple[Any, BaseException | None]:
+        """Execute ``source`` in the shell as one run: ``%%mlops run``'s body.
+
+        The run opens as :func:`~mlops_lab.start_run` opens it (refused while another
+        run is open; inside a pipeline step, the step's run), records ``source`` as
+        its one cell with its outcome, and ends ``finished`` or ``failed``.
+
+        Returns
+        -------
+        tuple
+            ``(run, error)``: the run, and the exception the cell raised (or ``None``).
+        """
+        sess = session()
+        run = sess.start_run(name, experiment=experiment, tags=tags, parent=None)
+        self.exclude(run)
+        started = time.time()
+        with self.suppress():
+            result = self.shell.run_cell(source, store_history=False)
+        error = result.error_in_exec or result.error_before_exec
+        run.store.add_cell(
+            run.run_id,
+            {
+                "source": source,
+                "cell_id": self.current_cell_id(),
+                "execution_count": getattr(self.shell, "execution_count", None),
+                "status": "error" if error else "ok",
+                "error_name": type(error).__name__ if error else None,
+                "error_value": str(error)[:2000] if error else None,
+                "started": started,
+                "duration_s": time.time() - started,
+                "kind": "cell",
+            },
+        )
+        if sess.active is run:
+            sess.end_run(run, "failed" if error else "finished")
+        return run, error
+
     def _on_run_event(self, event: str, run: Any) -> None:
-        if event != "start":
+        if event != "start" or not self._registered:
             return
         if self._touched:
             self._touched[-1].append(run)

@@ -82,14 +82,10 @@ def test_bad_config(tmp_path, monkeypatch, content, match) -> None:
 
 
 def _cli(argv: list[str]) -> int:
-    import argparse
+    from mlops_lab.cli import build_parser, run
 
-    from mlops_lab.data.commands import add_subcommands
-
-    parser = argparse.ArgumentParser(prog="mlops-lab")
-    add_subcommands(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(argv)
-    return args.handler(args)
+    args = build_parser().parse_args(argv)
+    return run(args.spec, args)
 
 
 def test_subcommands(project, monkeypatch, capsys) -> None:
@@ -116,7 +112,8 @@ def test_verb_and_command_modules_import_nothing_heavy() -> None:
     import sys
 
     code = (
-        "import sys, mlops_lab.magics.data, mlops_lab.data.commands, mlops_lab.data.check;"
+        "import sys, mlops_lab.commands, mlops_lab.cli, mlops_lab.data.check;"
+        "mlops_lab.commands.commands();"
         "print(sorted(m for m in ('pandas', 'numpy', 'scipy', 'pyarrow') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -76,3 +76,41 @@ def test_a_notebook_logs_expressions_and_runs_no_pasted_code(
     }
     assert run.run_id[:8] in outputs["%mlops show {run_id}"]
     assert "UsageError: %mlops does not evaluate {__import__" in outputs[f"%mlops show {evil}"]
+
+
+def test_runs_limit_reaches_the_widget_of_a_live_front_end(
+    tmp_path: Path, store_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With widgets on (a live front-end), ``%mlops runs --limit N`` shows N runs, not all."""
+    import nbformat
+    import papermill
+
+    monkeypatch.setenv("MLOPS_LAB_WIDGETS", "1")
+    monkeypatch.delenv("CI", raising=False)
+    cells = [
+        "%load_ext mlops_lab",
+        "import mlops_lab as ml\nfor i in range(5):\n    with ml.start_run(f'r{i}'):\n"
+        "        ml.log_metric('acc', i / 10)",
+        "table = %mlops runs --limit 2 --sort 'metrics.acc desc'",
+        "print(type(table).__name__, list(table.frame['name']))",
+        "everything = %mlops runs\nprint(type(everything).__name__, len(everything.frame))",
+    ]
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(c) for c in cells]
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nbformat.write(nb, tmp_path / "runs.ipynb")
+    papermill.execute_notebook(
+        str(tmp_path / "runs.ipynb"),
+        str(tmp_path / "out.ipynb"),
+        kernel_name=python3_kernel(),
+        cwd=str(tmp_path),
+        progress_bar=False,
+    )
+    out = nbformat.read(tmp_path / "out.ipynb", as_version=4)
+    printed = ["".join(o.get("text", "") for o in c.outputs) for c in out.cells]
+    assert printed[3].strip() == "RunsTable ['r4', 'r3']"
+    assert printed[4].strip() == "RunsTable 5"

@@ -81,14 +81,36 @@ def test_cell_magic_failure_marks_the_run_failed(shell) -> None:
     assert run.cells[0]["status"] == "error"
 
 
-def test_start_ends_the_open_run(shell, capsys) -> None:
+def test_start_with_a_run_open_is_refused_like_start_run(shell) -> None:
     shell.run_cell("%mlops start one")
+    with pytest.raises(
+        UsageError, match=r"run [0-9a-f]{8} \(one\) is still open: end it with %mlops end"
+    ):
+        shell.run_cell("%mlops start two")
+    with pytest.raises(ml.MlopsLabError, match="still open"):
+        ml.start_run("two")
+    assert ml.active_run().name == "one"
+    assert not ml.runs(filter="name = 'two'").shape[0]
+    with pytest.raises(UsageError, match="still open"):
+        shell.run_cell("%%mlops run two\nx = 1")
+    assert ml.active_run().name == "one"
+    shell.run_cell("%mlops end")
     shell.run_cell("%mlops start two")
-    assert "ended run" in capsys.readouterr().out
-    assert ml.get_run("one").status == "finished"
-    assert ml.active_run().name == "two"
     shell.run_cell("%mlops end --status failed")
+    assert ml.get_run("one").status == "finished"
     assert ml.get_run("two").status == "failed"
+
+
+def test_start_nested_opens_a_child_run(shell) -> None:
+    shell.run_cell("%mlops start parent")
+    shell.run_cell("%mlops start child --nested")
+    child = ml.active_run()
+    assert child.name == "child"
+    assert child.parent_id == ml.get_run("parent").run_id
+    shell.run_cell("%mlops end")
+    assert ml.active_run().name == "parent"
+    shell.run_cell("%mlops end")
+    assert ml.active_run() is None
 
 
 def test_param_without_a_run_sets_variables(shell, capsys) -> None:

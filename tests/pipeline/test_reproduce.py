@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 from pathlib import Path
@@ -11,17 +10,15 @@ import pytest
 from test_sweep import _spec, fake_kernel
 
 import mlops_lab as ml
+from mlops_lab.cli import build_parser, run
 from mlops_lab.errors import InputChangedError, PipelineError
-from mlops_lab.pipeline.cli import add_subcommands
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "pipeline_train.ipynb"
 
 
 def _cli(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="mlops-lab")
-    add_subcommands(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(argv)
-    return args.handler(args)
+    args = build_parser().parse_args(argv)
+    return run(args.spec, args)
 
 
 def drifting_kernel(input_path, output_path, *, parameters, **kwargs):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
@@ -12,9 +11,9 @@ import numpy as np
 import pytest
 
 import mlops_lab as ml
+from mlops_lab.cli import build_parser, run
 from mlops_lab.errors import InvalidArgumentError, PipelineParamError
 from mlops_lab.pipeline import Param, PipelineSpec, executors
-from mlops_lab.pipeline.cli import add_subcommands
 from mlops_lab.pipeline.sweep import parse_grid, sweep
 from mlops_lab.tracking.session import RUN_ID_ENV_VAR
 
@@ -150,10 +149,8 @@ def test_executor_registry() -> None:
 
 
 def _cli(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="mlops-lab")
-    add_subcommands(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(argv)
-    return args.handler(args)
+    args = build_parser().parse_args(argv)
+    return run(args.spec, args)
 
 
 def test_cli_and_magic_refuse_a_mistyped_grid(tmp_path, shell) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 
 import numpy as np
@@ -10,9 +9,9 @@ import pytest
 from IPython.core.error import UsageError
 
 import mlops_lab as ml
+from mlops_lab.cli import build_parser, run
 from mlops_lab.errors import PipelineStepError
 from mlops_lab.pipeline import Param, PipelineSpec
-from mlops_lab.pipeline.cli import add_subcommands
 from mlops_lab.tracking.session import RUN_ID_ENV_VAR, session
 
 
@@ -125,10 +124,8 @@ def test_verbs(shell, tmp_path) -> None:
 
 
 def _cli(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="mlops-lab")
-    add_subcommands(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(argv)
-    return args.handler(args)
+    args = build_parser().parse_args(argv)
+    return run(args.spec, args)
 
 
 def test_cli_commands(tmp_path, capsys) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
@@ -11,8 +10,8 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 import mlops_lab as ml
+from mlops_lab.cli import build_parser, run
 from mlops_lab.errors import StoreError
-from mlops_lab.pipeline.cli import add_subcommands
 from mlops_lab.store import Store, set_default_root
 from mlops_lab.store.merge import merge_store
 from mlops_lab.tracking import session as session_module
@@ -161,11 +160,10 @@ def test_merge_refuses_what_is_not_a_store(tmp_path: Path, store: Store) -> None
 
 def test_cli_merge(two_stores, capsys) -> None:
     _, theirs, _, _ = two_stores
-    parser = argparse.ArgumentParser(prog="mlops-lab")
-    add_subcommands(parser.add_subparsers(dest="command"))
+    parser = build_parser()
     args = parser.parse_args(["merge", str(theirs.root)])
-    assert args.handler(args) == 0
+    assert run(args.spec, args) == 0
     assert "runs: +2" in capsys.readouterr().out
     args = parser.parse_args(["merge", str(theirs.root / "mlops.db")])
-    assert args.handler(args) == 0
+    assert run(args.spec, args) == 0
     assert ": 0 rows, 0 blobs" in capsys.readouterr().out
