@@ -72,9 +72,9 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _cmd_experiments(args: argparse.Namespace) -> int:
-    from .tracking.session import session
+    from .project import default_project
 
-    for exp in session().store().experiments():
+    for exp in default_project().store.experiments():
         print(f"{exp['name']}\t{exp['n_runs']} runs")
     return 0
 
@@ -137,7 +137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     if args.store:
-        from .store import set_default_root
+        from .project import set_default_root
 
         set_default_root(args.store)
     try:

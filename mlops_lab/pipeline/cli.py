@@ -195,7 +195,7 @@ def _sweep(args: argparse.Namespace) -> int:
 
 
 def _cmd_merge(args: argparse.Namespace) -> int:
-    from ..store.merge import merge
+    from ..project import merge
 
     print(merge(args.other))
     return 0
