@@ -247,3 +247,26 @@ def test_the_store_layer_imports_nothing_above_it() -> None:
         "assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_registry_and_data_functions_take_a_project(tmp_path: Path) -> None:
+    import numpy as np
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = np.array([[0.0], [1.0], [0.2], [0.8]]), np.array([0, 1, 0, 1])
+    frame = pd.DataFrame({"x": X[:, 0], "y": y})
+    with ml.Project(tmp_path / "p") as project:
+        with project.start_run("train") as run:
+            project.log_model(LogisticRegression().fit(X, y))
+            digest = ml.log_dataset(frame, "train", project=project)
+        ml.register_model(run.run_id, "clf", alias="champion", project=project)
+        assert ml.get_model_version("clf@champion", project=project).run_id == run.run_id
+        assert list(ml.models(project=project)["name"]) == ["clf"]
+        assert project.load_model("clf@champion").predict([[0.9]]).tolist() == [1]
+        report = ml.validate(frame, against=run.run_id, project=project, record=False)
+        assert report.passed
+        assert project.store.dataset(digest) is not None
+    assert ml.models().empty  # the default project's registry is untouched
+    with pytest.raises(RunNotFoundError):
+        ml.get_run("train")
