@@ -188,7 +188,7 @@ def mlflow_store(tmp: Path) -> Iterator[object]:
 def ours_store(tmp: Path) -> Iterator[object]:
     """mlops-lab on a fresh store in ``tmp``; yields the ``mlops_lab`` module."""
     import mlops_lab as ml
-    from mlops_lab.store import set_default_root
+    from mlops_lab.project import set_default_root
 
     set_default_root(tmp / ".mlops")
     try:

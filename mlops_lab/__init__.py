@@ -27,6 +27,7 @@ _EXPORTS: dict[str, str] = {
     "MlopsLabError": "mlops_lab.errors",
     "ModelVersion": "mlops_lab.registry",
     "MonitorReport": "mlops_lab.monitoring.report",
+    "Project": "mlops_lab.project",
     "Run": "mlops_lab.tracking.run",
     "Schema": "mlops_lab.data.schema",
     "Store": "mlops_lab.store",
@@ -35,6 +36,7 @@ _EXPORTS: dict[str, str] = {
     "active_run": "mlops_lab.tracking.api",
     "autolog": "mlops_lab.tracking.autolog",
     "compare": "mlops_lab.comparison.api",
+    "default_project": "mlops_lab.project",
     "delete_alias": "mlops_lab.registry",
     "drift": "mlops_lab.data.drift",
     "drift_history": "mlops_lab.data.api",
@@ -57,7 +59,7 @@ _EXPORTS: dict[str, str] = {
     "log_model": "mlops_lab.tracking.models",
     "log_param": "mlops_lab.tracking.api",
     "log_params": "mlops_lab.tracking.api",
-    "merge": "mlops_lab.store.merge",
+    "merge": "mlops_lab.project",
     "model_versions": "mlops_lab.registry",
     "models": "mlops_lab.registry",
     "monitor": "mlops_lab.monitoring.report",
@@ -98,6 +100,7 @@ if TYPE_CHECKING:
     from .packaging.bundle import Bundle, load_bundle
     from .pipeline import promote, reproduce, run_pipeline, sweep
     from .pipeline.watch import watch
+    from .project import Project, default_project, merge
     from .registry import (
         ModelVersion,
         delete_alias,
@@ -110,7 +113,6 @@ if TYPE_CHECKING:
     )
     from .serve.server import start_server
     from .store import Store
-    from .store.merge import merge
     from .tracking.api import (
         active_run,
         end_run,

@@ -56,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     if args.store:
-        from .store import set_default_root
+        from .project import set_default_root
 
         set_default_root(args.store)
     try:

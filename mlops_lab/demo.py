@@ -195,7 +195,7 @@ def summarize(store_root: Path, work: Path) -> Summary:
 def write_comparison(store_root: Path, path: Path) -> Path:
     """A self-contained HTML page comparing the tracked sweep of notebook 1."""
     from .comparison.api import compare
-    from .store import set_default_root
+    from .project import set_default_root
     from .tracking import session as session_module
 
     set_default_root(str(store_root))

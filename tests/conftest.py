@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from mlops_lab.store import Store, set_default_root
+from mlops_lab.project import set_default_root
+from mlops_lab.store import Store
 from mlops_lab.tracking import session as session_module
 
 
@@ -45,7 +46,7 @@ def store_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path
 
 @pytest.fixture
 def store(store_root: Path) -> Store:
-    return session_module.session().store()
+    return session_module.session().project.store
 
 
 @pytest.fixture

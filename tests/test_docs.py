@@ -113,4 +113,3 @@ def test_readme_starts_with_the_two_commands() -> None:
     assert commands[0].endswith("mlops-lab demo")
     ci = (ROOT / ".ci" / "run").read_text()
     assert commands[1] in ci
-

@@ -144,7 +144,7 @@ def _lineage(args: argparse.Namespace, inv: Invocation) -> Any:
 
 
 def _merge(args: argparse.Namespace, inv: Invocation) -> Any:
-    from ..store.merge import merge
+    from ..project import merge
 
     return merge(args.other)
 

@@ -13,16 +13,22 @@ from ..errors import DataError, InvalidArgumentError, SchemaError
 from .io import DataLike, as_frame
 
 if TYPE_CHECKING:
+    from ..project import Project
     from ..store import Store
     from .schema import Schema
 
 
-def _store_and_run() -> tuple[Store, str | None]:
-    from ..tracking.session import session
+def _project(project: Project | None) -> Project:
+    from ..project import default_project
 
-    sess = session()
-    run = sess.active
-    return (run.store, run.run_id) if run is not None else (sess.store(), None)
+    return project if project is not None else default_project()
+
+
+def _store_and_run(project: Project | None = None) -> tuple[Store, str | None]:
+    """The active run's store and id, else the project's store and ``None``."""
+    proj = _project(project)
+    run = proj.active
+    return (run.store, run.run_id) if run is not None else (proj.store, None)
 
 
 def log_dataset(
@@ -31,6 +37,7 @@ def log_dataset(
     *,
     role: str = "train",
     run: Any = None,
+    project: Project | None = None,
 ) -> str:
     """Fingerprint, profile and infer the schema of a dataset, keep them once per digest,
     and link the dataset to the active run (or ``run=``) under ``role``.
@@ -59,11 +66,9 @@ def log_dataset(
         raise InvalidArgumentError(f"role: expected a non-empty string, got {role!r}")
     frame, source = as_frame(data, what=f"log_dataset({name or ''})")
     name = name or (Path(source).name if source else "dataset")
-    store, run_id = _store_and_run()
+    store, run_id = _store_and_run(project)
     if run is not None:
-        from ..tracking.session import resolve
-
-        store, run_id = resolve(run)
+        store, run_id = _project(project).resolve(run)
     digest = fingerprint(frame)
     if store.dataset(digest) is None:
         store.put_dataset(
@@ -80,15 +85,14 @@ def log_dataset(
     return digest
 
 
-def run_schema(run: Any = None, *, role: str = "train") -> Schema:
+def run_schema(run: Any = None, *, role: str = "train", project: Project | None = None) -> Schema:
     """The schema of the dataset a run logged under ``role`` (default: ``train``).
 
     Falls back to the run's first logged dataset when none has that role.
     """
-    from ..tracking.session import resolve
     from .schema import Schema
 
-    store, run_id = resolve(run)
+    store, run_id = _project(project).resolve(run)
     inputs = store.run_inputs(run_id)
     if not inputs:
         raise SchemaError(
@@ -102,23 +106,23 @@ def run_schema(run: Any = None, *, role: str = "train") -> Schema:
     return Schema.from_dict(record["schema"], source=f"run {run_id[:8]}")
 
 
-def dataset_profile(digest: str) -> Any:
+def dataset_profile(digest: str, *, project: Project | None = None) -> Any:
     """The stored profile of a dataset digest (a :class:`DatasetProfile`)."""
     from .profile import DatasetProfile
 
-    store, _ = _store_and_run()
+    store, _ = _store_and_run(project)
     record = store.dataset(digest)
     if record is None or not record.get("profile"):
         raise DataError(f"no dataset with digest {digest[:12]} in {store.root}")
     return DatasetProfile.from_dict(record["profile"])
 
 
-def record_validation(report: Any, frame: Any) -> None:
+def record_validation(report: Any, frame: Any, *, project: Project | None = None) -> None:
     """Store a validation report, linked to the data's digest and the active run."""
     from ..store.data_records import put_validation
     from .fingerprint import fingerprint
 
-    store, run_id = _store_and_run()
+    store, run_id = _store_and_run(project)
     if report.digest is None:
         report.digest = fingerprint(frame)
     report.validation_id = put_validation(
@@ -131,11 +135,11 @@ def record_validation(report: Any, frame: Any) -> None:
     )
 
 
-def record_drift(report: Any) -> None:
+def record_drift(report: Any, *, project: Project | None = None) -> None:
     """Store a drift report's per-column scores, linked to the active run."""
     from ..store.data_records import put_drift
 
-    store, run_id = _store_and_run()
+    store, run_id = _store_and_run(project)
     report.drift_id = put_drift(
         store,
         [r.to_dict() for r in report.columns],
@@ -145,29 +149,34 @@ def record_drift(report: Any) -> None:
     )
 
 
-def drift_history(column: str | None = None, *, reference: str | None = None) -> Any:
+def drift_history(
+    column: str | None = None,
+    *,
+    reference: str | None = None,
+    project: Project | None = None,
+) -> Any:
     """Stored drift scores as a DataFrame (oldest first), to trend drift over time."""
     import pandas as pd
 
     from ..store.data_records import drift_history as rows
 
-    store, _ = _store_and_run()
+    store, _ = _store_and_run(project)
     frame = pd.DataFrame(rows(store, column=column, reference_digest=reference))
     if len(frame):
         frame["created"] = pd.to_datetime(frame["created"], unit="s")
     return frame
 
 
-def validations(*, digest: str | None = None, run: Any = None) -> Any:
+def validations(
+    *, digest: str | None = None, run: Any = None, project: Project | None = None
+) -> Any:
     """Stored validation results as a DataFrame, newest first."""
     import pandas as pd
 
     from ..store.data_records import validations as rows
 
-    store, _ = _store_and_run()
+    store, _ = _store_and_run(project)
     run_id = None
     if run is not None:
-        from ..tracking.session import resolve
-
-        store, run_id = resolve(run)
+        store, run_id = _project(project).resolve(run)
     return pd.DataFrame(rows(store, digest=digest, run_id=run_id))

@@ -271,9 +271,9 @@ def drift(
         current_digest=fingerprint(frame),
     )
     if record is None:
-        from ..tracking.session import session
+        from ..project import default_project
 
-        record = session().active is not None
+        record = default_project().active is not None
     if record:
         from .api import record_drift
 

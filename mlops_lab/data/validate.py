@@ -24,15 +24,19 @@ from .schema import Schema
 if TYPE_CHECKING:
     import pandas as pd
 
+    from ..project import Project
 
-def resolve_schema(schema: Any = None, *, against: Any = None) -> Schema:
+
+def resolve_schema(
+    schema: Any = None, *, against: Any = None, project: Project | None = None
+) -> Schema:
     """A :class:`Schema` from a Schema, a dict, a schema file path, or ``against=RUN``."""
     if schema is not None and against is not None:
         raise InvalidArgumentError("give schema= or against=, not both")
     if against is not None:
         from .api import run_schema
 
-        return run_schema(against)
+        return run_schema(against, project=project)
     if isinstance(schema, Schema):
         return schema
     if isinstance(schema, dict):
@@ -46,11 +50,11 @@ def resolve_schema(schema: Any = None, *, against: Any = None) -> Schema:
     )
 
 
-def model_inputs(run: Any) -> list[str] | None:
+def model_inputs(run: Any, *, project: Project | None = None) -> list[str] | None:
     """The input column names of the last model ``run`` logged (None: no named columns)."""
-    from ..tracking.session import resolve
+    from ..project import default_project
 
-    store, run_id = resolve(run)
+    store, run_id = (project or default_project()).resolve(run)
     for art in reversed(store.artifacts(run_id)):
         signature = (art.get("meta") or {}).get("signature") if art["kind"] == "model" else None
         if isinstance(signature, dict) and signature.get("type") == "dataframe":
@@ -79,6 +83,7 @@ def validate(
     against: Any = None,
     inputs_only: bool = True,
     record: bool | None = None,
+    project: Project | None = None,
 ) -> ValidationReport:
     """Validate a dataset against a schema; every check runs (lazy validation).
 
@@ -103,6 +108,9 @@ def validate(
     record
         Store the result (linked to the data's digest and the active run).
         Default: when a run is open.
+    project
+        The project whose runs ``against`` names and whose store keeps the result
+        (default: :func:`~mlops_lab.default_project`).
 
     Returns
     -------
@@ -111,10 +119,10 @@ def validate(
     """
     from .checks import run_checks
 
-    resolved = resolve_schema(schema, against=against)
+    resolved = resolve_schema(schema, against=against, project=project)
     ignored: list[str] = []
     if against is not None and inputs_only:
-        resolved, ignored = _inputs_schema(resolved, model_inputs(against))
+        resolved, ignored = _inputs_schema(resolved, model_inputs(against, project=project))
     frame, source = as_frame(data)
     report = ValidationReport(
         n_rows=len(frame),
@@ -125,11 +133,11 @@ def validate(
         source=source,
     )
     if record is None:
-        from ..tracking.session import session
+        from ..project import default_project
 
-        record = session().active is not None
+        record = (project or default_project()).active is not None
     if record:
         from .api import record_validation
 
-        record_validation(report, frame)
+        record_validation(report, frame, project=project)
     return report

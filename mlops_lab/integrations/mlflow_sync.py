@@ -152,11 +152,11 @@ def push(
     models
         Also log each run's models (sklearn flavour) and the registered versions and aliases.
     """
-    from ..tracking.session import session
+    from ..project import default_project
 
     if store is None:
-        session().flush()
-        store = session().store()
+        default_project().flush()
+        store = default_project().store
     client = _client(uri)
     result = SyncResult("push")
     local = _local_runs(store, experiment)
@@ -364,9 +364,9 @@ def pull(
     (same id) are skipped. Models stay on the MLflow server: MLflow's sklearn flavour is
     a pickle, which mlops-lab never loads.
     """
-    from ..tracking.session import session
+    from ..project import default_project
 
-    store = store or session().store()
+    store = store or default_project().store
     client = _client(uri)
     found = client.get_experiment_by_name(experiment)
     if found is None:

@@ -126,11 +126,11 @@ def project_status(root: str | Path = ".", *, store: Any = None) -> ProjectStatu
     """The status of the project whose folder is ``root`` (its pipelines, store and CI)."""
     from ..data.check import find_config, load_config
     from ..pipeline.spec import list_pipelines
+    from ..project import default_project
     from ..registry import models as registered
     from ..store import data_records
-    from ..tracking.session import session
 
-    store = store or session().store()
+    store = store or default_project().store
     base = Path(root)
     now = time.time()
     pipelines = [_pipeline_status(name, store, now) for name in list_pipelines(base / "pipelines")]

@@ -174,7 +174,6 @@ def run_detail(store: Store, ref: str) -> dict[str, Any]:
 
     if not store.db_path.exists():
         raise RunNotFoundError(f"no run {ref!r}: there is no store at {store.root}", run_id=ref)
-    reap(store)
     run_id = store.resolve_run(ref)
     record = store.run_record(run_id)
     params = {k: convert_param(v, t) for k, (v, t) in store.params(run_id).items()}
@@ -206,10 +205,9 @@ def run_detail(store: Store, ref: str) -> dict[str, Any]:
 
 def reap(store: Store) -> None:
     """Mark runs whose process died ``killed``, as ``ml.runs()`` does before reading."""
-    from ..tracking.session import Session
+    from ..tracking import capture
 
-    # A private Session: the process-wide one would install hooks in the server.
-    Session().reap(store)
+    store.reap_dead_runs(host=capture.process()["host"], alive=capture.pid_alive)
 
 
 def _registry() -> Any:

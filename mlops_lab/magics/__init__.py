@@ -64,7 +64,7 @@ class MlopsMagics(Magics):
 
     @staticmethod
     def _apply_store(path: str) -> None:
-        from ..store import set_default_root
+        from ..project import set_default_root
 
         set_default_root(path or None)
 

@@ -394,12 +394,12 @@ def monitor(
     buckets
         Number of time buckets for the prediction distribution over time.
     """
+    from ..project import default_project
     from ..store.prediction_records import predictions, served_models
-    from ..tracking.session import session
 
     if task is not None and task not in ("classification", "regression"):
         raise InvalidArgumentError(f"task: expected 'classification' or 'regression', got {task!r}")
-    store = store or session().store()
+    store = store or default_project().store
     start = parse_since(since)
     now = time.time()
     rows = predictions(store, name, since=start)
@@ -542,11 +542,11 @@ def log_feedback(request_id: str, label: Any, *, store: Any = None) -> None:
 
     ``label`` is one value for a one-row request, or a list with one label per row.
     """
+    from ..project import default_project
     from ..store.prediction_records import set_feedback
-    from ..tracking.session import session
 
     if not isinstance(request_id, str) or not request_id:
         raise InvalidArgumentError(f"request_id: expected the request's id, got {request_id!r}")
     if hasattr(label, "tolist"):
         label = label.tolist()
-    set_feedback(store or session().store(), request_id, label)
+    set_feedback(store or default_project().store, request_id, label)

@@ -166,8 +166,8 @@ def reproduce(
     PipelineStepError
         A step of the re-run failed.
     """
+    from ..project import default_project
     from ..registry.api import get_model_version
-    from ..tracking.session import session
     from .run import run_pipeline
 
     mv = get_model_version(ref)
@@ -185,7 +185,7 @@ def reproduce(
         result = run_pipeline(
             copy.folder, values, progress=progress, kernel_name=kernel_name, execute=execute
         )
-    store = session().store()
+    store = default_project().store
     store.update_run(result.run.run_id, source_path=str(spec.folder))
     result.run.set_tag("mlops.reproduces", mv.ref)
     outcome = Reproduction(mv, result, tolerance)

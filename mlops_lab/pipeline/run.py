@@ -31,6 +31,7 @@ from .promote import PARENT_ENV_VAR
 from .spec import PipelineSpec, find
 
 if TYPE_CHECKING:
+    from ..project import Project
     from ..registry.api import ModelVersion
     from ..store import Store
     from ..tracking.run import Run
@@ -130,13 +131,15 @@ def _failed_cell_stderr(output: Path, exec_count: int | None) -> str:
 
 
 class _Runner:
-    def __init__(self, spec: PipelineSpec, params: dict[str, Any], store: Store) -> None:
-        from ..tracking.session import session
+    def __init__(
+        self, spec: PipelineSpec, params: dict[str, Any], store: Store, project: Project
+    ) -> None:
+        from ..tracking.session import Session
 
         self.spec = spec
         self.params = params
         self.store = store
-        self.sess = session()
+        self.sess = Session(project)
         self.pipe: Run | None = None
         self.result: PipelineResult | None = None
         self.fair: FairScore | None = None
@@ -223,7 +226,9 @@ class _Runner:
             if not path.is_absolute():
                 path = self.spec.workdir_path / path
             try:
-                report = validate(str(path), self.spec.folder / schema, record=True)
+                report = validate(
+                    str(path), self.spec.folder / schema, record=True, project=self.sess.project
+                )
             except MlopsLabError as exc:
                 raise self.fail("validate", f"{data}={self.params[data]!r}: {exc}") from exc
             if not report.passed:
@@ -387,6 +392,7 @@ def run_pipeline(
     kernel_name: str | None = None,
     execute: Callable[..., Any] | None = None,
     tags: dict[str, str] | None = None,
+    project: Project | None = None,
 ) -> PipelineResult:
     """Run a promoted pipeline with ``params`` overriding its defaults.
 
@@ -403,6 +409,8 @@ def run_pipeline(
         The notebook executor (default: ``papermill.execute_notebook``).
     tags
         Extra tags for the pipeline run (the watcher records why it ran).
+    project
+        The project whose store gets the runs (default: :func:`~mlops_lab.default_project`).
 
     Returns
     -------
@@ -416,13 +424,14 @@ def run_pipeline(
     PipelineStepError
         A step failed; the pipeline run is marked failed and nothing is registered.
     """
-    from ..tracking.session import session
+    from ..project import default_project
 
     spec = PipelineSpec.load(find(name, pipelines_dir))
     values = spec.resolve_params(params)
-    sess = session()
-    store = sess.store()
-    runner = _Runner(spec, values, store)
+    project = project or default_project()
+    store = project.store
+    runner = _Runner(spec, values, store, project)
+    sess = runner.sess
     saved = list(sess.stack)
     sess.stack.clear()  # the pipeline run is a top-level run even if a notebook run is open
     bar = _progress(spec, progress)

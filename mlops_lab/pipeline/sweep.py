@@ -29,7 +29,6 @@ import queue
 import shutil
 import tarfile
 import tempfile
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,10 +41,9 @@ from .spec import PipelineSpec, find
 if TYPE_CHECKING:
     import pandas as pd
 
+    from ..project import Project
     from ..store import Store
     from ..tracking.run import Run
-
-_task_lock = threading.Lock()  # a task switches this process's default store
 
 
 @dataclass
@@ -151,52 +149,49 @@ def combinations(spec: PipelineSpec, grid: Mapping[str, Any]) -> list[dict[str, 
 
 
 def run_combination(task: Task) -> dict[str, Any]:
-    """Run one combination into a store of its own; return its outcome and that store."""
+    """Run one combination into a store of its own; return its outcome and that store.
+
+    The combination gets a :class:`~mlops_lab.Project` of its own, so workers in
+    threads of one process never share a store or an active run.
+    """
     from ..errors import PipelineStepError
-    from ..store import locate
+    from ..project import Project
     from ..store.merge import checkpoint, put_version
-    from ..tracking.session import session
     from .run import run_pipeline
 
     tmp = Path(tempfile.mkdtemp(prefix="mlops-sweep-"))
     root = tmp / ".mlops"
     out: dict[str, Any] = {"index": task.index, "params": task.params, "host": os.uname()[1]}
-    with _task_lock:
-        previous = locate._override
-        locate.set_default_root(root)
-        sess = session()
+    with Project(root) as project:
+        store = project.store
+        if task.champion is not None:
+            row, updated = task.champion
+            put_version(store, row, {"champion": updated})
+        run_id = None
         try:
-            store = sess.store()
-            if task.champion is not None:
-                row, updated = task.champion
-                put_version(store, row, {"champion": updated})
-            run_id = None
-            try:
-                result = run_pipeline(
-                    task.folder,
-                    task.params,
-                    progress=False,
-                    kernel_name=task.kernel_name,
-                    execute=task.execute,
-                )
-                run_id = result.run.run_id
-                out["status"] = "finished"
-                if result.decision is not None:
-                    out["decision"] = result.decision.decision
-                    out["metric"] = result.decision.candidate
-            except PipelineStepError as exc:
-                run_id = exc.run_id
-                out.update(status="failed", step=exc.step, error=exc.error)
-            except Exception as exc:  # a worker must report, not lose, what happened
-                out.update(status="failed", error=f"{type(exc).__name__}: {exc}")
-            if run_id is not None:
-                out["run_id"] = run_id
-                store.update_run(run_id, parent_id=task.sweep_run_id)
-            sess.flush()
-            sess._stores.pop(str(root), None)
-            checkpoint(store)
-        finally:
-            locate.set_default_root(previous)
+            result = run_pipeline(
+                task.folder,
+                task.params,
+                progress=False,
+                kernel_name=task.kernel_name,
+                execute=task.execute,
+                project=project,
+            )
+            run_id = result.run.run_id
+            out["status"] = "finished"
+            if result.decision is not None:
+                out["decision"] = result.decision.decision
+                out["metric"] = result.decision.candidate
+        except PipelineStepError as exc:
+            run_id = exc.run_id
+            out.update(status="failed", step=exc.step, error=exc.error)
+        except Exception as exc:  # a worker must report, not lose, what happened
+            out.update(status="failed", error=f"{type(exc).__name__}: {exc}")
+        if run_id is not None:
+            out["run_id"] = run_id
+            store.update_run(run_id, parent_id=task.sweep_run_id)
+        project.flush()
+        checkpoint(store)
     if task.ship:
         out["archive"] = _pack(root)
         shutil.rmtree(tmp, ignore_errors=True)
@@ -233,6 +228,7 @@ def sweep(
     kernel_name: str | None = None,
     progress: bool = True,
     execute: Callable[..., Any] | None = None,
+    project: Project | None = None,
 ) -> SweepResult:
     """Run a promoted pipeline once per combination of ``grid``, in parallel.
 
@@ -254,6 +250,9 @@ def sweep(
         A Dask scheduler address (``tcp://host:8786``): ``executor="dask"`` on it.
     execute
         The notebook executor of each pipeline run (default: papermill).
+    project
+        The project that gets the sweep run and the merged results (default:
+        :func:`~mlops_lab.default_project`); each combination runs in a store of its own.
 
     Returns
     -------
@@ -267,17 +266,18 @@ def sweep(
     """
     from concurrent.futures import Executor
 
+    from ..project import default_project
     from ..store.merge import version_row
-    from ..tracking.session import session
+    from ..tracking.session import Session
 
     spec = PipelineSpec.load(find(name, pipelines_dir))
     combos = combinations(spec, grid)
     keys = list(grid)
     if workers is not None and (not isinstance(workers, int) or workers < 1):
         raise InvalidArgumentError(f"workers: expected a number >= 1, got {workers!r}")
-    sess = session()
+    sess = Session(project or default_project())
     sess.flush()
-    store = sess.store()
+    store = sess.project.store
     pool, close = executors.open_executor(
         executor, workers=workers or executors.default_workers(len(combos)), address=address
     )

@@ -91,11 +91,11 @@ class Watcher:
         return spec.workdir_path / str(spec.params[self.data_param].default)
 
     def _trained(self, digest: str) -> bool:
+        from ..project import default_project
         from ..store.query import runs_frame
-        from ..tracking.session import session
 
         frame = runs_frame(
-            session().store(),
+            default_project().store,
             filter=f"tags.`mlops.pipeline` = '{self.name}' and tags.`trigger.digest` = "
             f"'{digest}' and status = 'finished'",
             limit=1,

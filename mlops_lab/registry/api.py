@@ -19,6 +19,7 @@ from ..store import registry_records as records
 if TYPE_CHECKING:
     import pandas as pd
 
+    from ..project import Project
     from ..store import Store
     from ..tracking.run import Run
 
@@ -69,9 +70,9 @@ class ModelVersion:
     def _store(self) -> Store:
         if self.store is not None:
             return self.store
-        from ..tracking.session import session
+        from ..project import default_project
 
-        return session().store()
+        return default_project().store
 
     def load(self, *, trusted: list[str] | None = None) -> Any:
         """Load the registered model file (skops; only trusted types, see ``ml.load_model``)."""
@@ -159,12 +160,15 @@ def check_alias(alias: str) -> str:
     return alias
 
 
-def _default_store(store: Store | None) -> Store:
+def _default_store(store: Store | None, project: Project | None = None) -> Store:
+    """``store``, else the store of ``project``, else the default project's."""
     if store is not None:
         return store
-    from ..tracking.session import session
+    if project is not None:
+        return project.store
+    from ..project import default_project
 
-    return session().store()
+    return default_project().store
 
 
 def _version_from_record(rec: dict[str, Any], store: Store) -> ModelVersion:
@@ -189,6 +193,7 @@ def register_model(
     alias: str | list[str] | None = None,
     model: str = "model",
     store: Store | None = None,
+    project: Project | None = None,
 ) -> ModelVersion:
     """Register the model a run logged as the next version of ``name``.
 
@@ -209,13 +214,16 @@ def register_model(
     ModelVersion
         With the run's latest metrics as they were at registration.
     """
+    from ..project import flush_for
     from ..tracking.api import get_run
 
     check_name(name)
     aliases = [] if alias is None else [alias] if isinstance(alias, str) else list(alias)
     for a in aliases:
         check_alias(a)
-    target = run if hasattr(run, "run_id") and hasattr(run, "store") else get_run(run)
+    target = (
+        run if hasattr(run, "run_id") and hasattr(run, "store") else get_run(run, project=project)
+    )
     store = store or target.store
     art = records.artifact(store, target.run_id, model)
     if art is None or art["kind"] != "model":
@@ -225,9 +233,7 @@ def register_model(
             + (f" (its models: {', '.join(names)})" if names else " (it logged no model)"),
             name=name,
         )
-    from ..tracking.session import session
-
-    session().flush()
+    flush_for(store)
     metrics = store.latest_metrics(target.run_id)
     info = store.run_record(target.run_id)
     meta = {
@@ -252,13 +258,15 @@ def register_model(
     return _version_from_record(rec, store)
 
 
-def get_model_version(ref: str, *, store: Store | None = None) -> ModelVersion:
+def get_model_version(
+    ref: str, *, store: Store | None = None, project: Project | None = None
+) -> ModelVersion:
     """The version a reference names: ``name@alias``, ``name/3``, ``name`` or ``runs:/ID/model``.
 
     A ``runs:/`` reference gives the latest registered version of that run's
     model, or an unregistered one (``version == 0``) when it was never registered.
     """
-    store = _default_store(store)
+    store = _default_store(store, project)
     parts = parse_ref(ref)
     if parts.run_id is not None:
         run_id = store.resolve_run(parts.run_id)
@@ -314,11 +322,11 @@ def get_model_version(ref: str, *, store: Store | None = None) -> ModelVersion:
     return _version_from_record(rec, store)
 
 
-def models(*, store: Store | None = None) -> pd.DataFrame:
+def models(*, store: Store | None = None, project: Project | None = None) -> pd.DataFrame:
     """Registered models: ``name, latest_version, versions, aliases, created, updated``."""
     import pandas as pd
 
-    rows = records.model_names(_default_store(store))
+    rows = records.model_names(_default_store(store, project))
     frame = pd.DataFrame(
         [
             {
@@ -334,11 +342,13 @@ def models(*, store: Store | None = None) -> pd.DataFrame:
     return frame
 
 
-def model_versions(name: str, *, store: Store | None = None) -> pd.DataFrame:
+def model_versions(
+    name: str, *, store: Store | None = None, project: Project | None = None
+) -> pd.DataFrame:
     """Versions of ``name``, newest first: version, aliases, run, model, created, metrics."""
     import pandas as pd
 
-    store = _default_store(store)
+    store = _default_store(store, project)
     check_name(name)
     if not records.has_model(store, name):
         raise ModelNotFoundError(f"no registered model {name!r}", ref=name, name=name)
@@ -360,9 +370,16 @@ def model_versions(name: str, *, store: Store | None = None) -> pd.DataFrame:
     return frame
 
 
-def set_alias(name: str, alias: str, version: int, *, store: Store | None = None) -> None:
+def set_alias(
+    name: str,
+    alias: str,
+    version: int,
+    *,
+    store: Store | None = None,
+    project: Project | None = None,
+) -> None:
     """Point ``name@alias`` at ``version`` (moving it from any other version)."""
-    store = _default_store(store)
+    store = _default_store(store, project)
     check_alias(alias)
     try:
         number = int(version)
@@ -372,9 +389,11 @@ def set_alias(name: str, alias: str, version: int, *, store: Store | None = None
     records.set_alias(store, name, alias, number)
 
 
-def delete_alias(name: str, alias: str, *, store: Store | None = None) -> None:
+def delete_alias(
+    name: str, alias: str, *, store: Store | None = None, project: Project | None = None
+) -> None:
     """Remove ``name@alias`` (the version itself stays)."""
-    store = _default_store(store)
+    store = _default_store(store, project)
     check_name(name)
     check_alias(alias)
     if not records.delete_alias(store, name, alias):
@@ -390,9 +409,14 @@ def record_event(
     target: str | None = None,
     meta: dict[str, Any] | None = None,
     store: Store | None = None,
+    project: Project | None = None,
 ) -> None:
     """Record what became of a version (``packaged``, ``deployed``...); lineage shows it."""
-    mv = ref if isinstance(ref, ModelVersion) else get_model_version(ref, store=store)
+    mv = (
+        ref
+        if isinstance(ref, ModelVersion)
+        else get_model_version(ref, store=store, project=project)
+    )
     if mv.version == 0:
         raise RegistryError(f"{mv.ref} is not a registered version", name=mv.name)
     records.add_event(mv._store(), mv.name, mv.version, kind, target=target, meta=meta)

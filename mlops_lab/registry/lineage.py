@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ..project import Project
     from ..store import Store
     from .api import ModelVersion
 
@@ -127,12 +128,18 @@ def _run_node(parent: Node, store: Store, run_id: str, label: str) -> Node:
     return node
 
 
-def lineage(ref: str | ModelVersion, *, store: Store | None = None) -> Lineage:
+def lineage(
+    ref: str | ModelVersion, *, store: Store | None = None, project: Project | None = None
+) -> Lineage:
     """The lineage tree of a model version (``"name@alias"``, ``"name/3"``, ``runs:/...``)."""
     from ..store import registry_records as records
     from .api import ModelVersion, get_model_version
 
-    mv = ref if isinstance(ref, ModelVersion) else get_model_version(ref, store=store)
+    mv = (
+        ref
+        if isinstance(ref, ModelVersion)
+        else get_model_version(ref, store=store, project=project)
+    )
     store = mv._store()
     aliases = f" ({', '.join(mv.aliases)})" if mv.aliases else ""
     title = (

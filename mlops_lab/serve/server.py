@@ -25,9 +25,12 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import MissingDependencyError, MlopsLabError
+
+if TYPE_CHECKING:
+    from ..project import Project
 
 CONFIG_ENV = "MLOPS_LAB_SERVE_CONFIG"
 
@@ -294,9 +297,14 @@ def start_server(
     token: str | None = None,
     timeout: float = 60.0,
     extra_args: list[str] | None = None,
+    project: Project | None = None,
 ) -> ServerHandle:
-    """Start ``mlops-lab serve REF`` in a subprocess and wait until it is ready."""
-    from ..tracking.session import session
+    """Start ``mlops-lab serve REF`` in a subprocess and wait until it is ready.
+
+    The server reads (and records deployments in) the store of ``project``
+    (default: :func:`~mlops_lab.default_project`).
+    """
+    from ..project import default_project
 
     port = port or free_port(host)
     log_path = Path(tempfile.mkstemp(prefix="mlops-serve-", suffix=".log")[1])
@@ -304,7 +312,7 @@ def start_server(
     cmd = [sys.executable, "-m", "mlops_lab.serve", ref_text, "--host", host, "--port", str(port)]
     cmd += ["--workers", str(workers), *(extra_args or [])]
     env = dict(os.environ)
-    env.setdefault("MLOPS_LAB_HOME", str(session().store().root))
+    env["MLOPS_LAB_HOME"] = str((project or default_project()).store.root)
     if token:
         env["MLOPS_LAB_SERVE_TOKEN"] = token
     with open(log_path, "wb") as out:

@@ -6,7 +6,7 @@ entry point; :func:`find_root` finds the store like git finds its repository.
 
 from __future__ import annotations
 
-from .locate import find_root, set_default_root
+from .locate import find_root
 from .store import Store
 
-__all__ = ["Store", "find_root", "set_default_root"]
+__all__ = ["Store", "find_root"]

@@ -1,6 +1,7 @@
 """Merging another store into this one: every table, and the blobs its rows name.
 
-``merge(other_root)`` copies what the other store has and this one lacks:
+``merge_store(store, other_root)`` copies what the other store has and this one
+lacks (``ml.merge`` is it over a project's store):
 runs, params, metrics, tags, cells, environments, datasets, run inputs,
 artifacts and their blobs, validations, drift results, predictions, the
 registry, and any table a later schema adds. It is idempotent: merging the
@@ -343,33 +344,3 @@ def checkpoint(store: Store) -> None:
     """Fold the write-ahead log into ``mlops.db`` and close, so the folder can be copied."""
     store.db.read("PRAGMA wal_checkpoint(TRUNCATE)")
     store.db.close()
-
-
-def merge(other_root: str | os.PathLike[str], *, store: Store | None = None) -> MergeReport:
-    """Merge another store (a folder holding ``mlops.db`` and ``blobs/``) into this project's.
-
-    Parameters
-    ----------
-    other_root
-        The other store's folder (a colleague's ``.mlops/``, a worker's store).
-    store
-        The store merged into (default: the project's).
-
-    Returns
-    -------
-    MergeReport
-        Rows added per table, blobs copied, model versions given new numbers.
-        Merging the same store again adds nothing.
-
-    Examples
-    --------
-    >>> ml.merge("/shared/alice/.mlops")              # doctest: +SKIP
-    merged /shared/alice/.mlops: 1532 rows, 41 blobs
-    """
-    if store is None:
-        from ..tracking.session import session
-
-        sess = session()
-        sess.flush()
-        store = sess.store()
-    return merge_store(store, other_root)

@@ -11,7 +11,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -221,6 +221,36 @@ class Store:
         return self.db.read(
             "SELECT run_id, host, pid, pid_start, heartbeat FROM runs WHERE status = 'running'"
         )
+
+    def reap_dead_runs(
+        self,
+        *,
+        host: str,
+        alive: Callable[[int, str | None], bool],
+        keep: Collection[str] = (),
+        now: float | None = None,
+    ) -> list[str]:
+        """Mark ``killed`` the running runs whose process is gone; return their ids.
+
+        One query for the running runs, then for each: on ``host`` (this machine)
+        ``alive(pid, pid_start)`` decides; elsewhere a heartbeat older than
+        :data:`STALE_HEARTBEAT_S` does. Runs in ``keep`` (the caller's own open
+        runs) are never marked, and a read-only store is left as it stands.
+        """
+        now = time.time() if now is None else now
+        dead = []
+        for run_id, run_host, pid, start, beat in self.running_runs():
+            if run_id in keep:
+                continue
+            if run_host == host and pid is not None:
+                if not alive(pid, start):
+                    dead.append(run_id)
+            elif beat is not None and now - beat > STALE_HEARTBEAT_S:
+                dead.append(run_id)
+        if not dead or self.db.read_only:
+            return []
+        self.mark_killed(dead, now)
+        return dead
 
     def mark_killed(self, run_ids: Iterable[str], now: float) -> None:
         ids = list(run_ids)

@@ -323,9 +323,9 @@ def log_model(
     str
         The sha256 digest of the stored model file.
     """
-    from .session import session
+    from ..project import default_project
 
-    target = run if run is not None else session().require_active("log_model")
+    target = run if run is not None else default_project().require_active("log_model")
     if not hasattr(model, "fit"):
         raise InvalidArgumentError(
             f"log_model: expected a scikit-learn estimator, got {type(model).__name__}"

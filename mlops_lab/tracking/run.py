@@ -1,7 +1,8 @@
 """The :class:`Run`: one tracked execution, open for logging or read back.
 
-A ``Run`` is a handle (store + id); every property reads the store, after
-flushing buffered metrics, so it always shows what is stored. An open run is
+A ``Run`` is a handle (store + id, and the :class:`~mlops_lab.Project` that
+opened it, if any); every property reads the store, after flushing buffered
+metrics, so it always shows what is stored. An open run is
 also a context manager::
 
     with ml.start_run("baseline") as run:
@@ -20,13 +21,13 @@ from typing import TYPE_CHECKING, Any
 
 from ..store.query import convert_param
 from . import capture
-from .session import session
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     import pandas as pd
 
+    from ..project import Project
     from ..store import Store
 
 # How long reading a run waits for the git status of runs this process started.
@@ -63,10 +64,35 @@ def param_value(key: str, value: Any) -> tuple[str, str]:
 class Run:
     """A tracked run (see the module docstring)."""
 
-    def __init__(self, store: Store, run_id: str, *, name: str | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        run_id: str,
+        *,
+        name: str | None = None,
+        project: Project | None = None,
+    ) -> None:
         self.store = store
         self.run_id = run_id
         self._name = name
+        self._project = project
+
+    @property
+    def project(self) -> Project:
+        """The project that buffers this run's metrics and ends it (default: the default one)."""
+        if self._project is not None:
+            return self._project
+        from ..project import default_project
+
+        return default_project()
+
+    def _flush(self) -> None:
+        """Write the metrics buffered for this run, wherever they are buffered."""
+        from ..project import flush_for
+
+        if self._project is not None:
+            self._project.flush()
+        flush_for(self.store)
 
     # -- identity ----------------------------------------------------------------------
 
@@ -77,11 +103,9 @@ class Run:
     @property
     def info(self) -> dict[str, Any]:
         """The run's record: status, times, parent, source, git, host, environment id."""
-        sess = session()
-        sess.flush()
+        self._flush()
         if capture.git_pending():  # a dirty flag of this process still to be written
             capture.wait_for_git(GIT_READ_WAIT_S)
-        sess.reap(self.store)
         return self.store.run_record(self.run_id)
 
     @property
@@ -131,14 +155,14 @@ class Run:
     @property
     def metrics(self) -> dict[str, float]:
         """The latest value of every metric (highest step, then latest time)."""
-        session().flush()
+        self._flush()
         return self.store.latest_metrics(self.run_id)
 
     def metric_history(self, key: str) -> pd.DataFrame:
         """Every value logged for ``key``: a DataFrame of step, value, timestamp."""
         import pandas as pd
 
-        session().flush()
+        self._flush()
         rows = self.store.metric_history(self.run_id, key)
         frame = pd.DataFrame(rows, columns=["step", "value", "timestamp"])
         frame["timestamp"] = pd.to_datetime(frame["timestamp"], unit="s", utc=True)
@@ -181,7 +205,9 @@ class Run:
 
     @property
     def children(self) -> list[Run]:
-        return [Run(self.store, r) for r in self.store.child_run_ids(self.run_id)]
+        return [
+            Run(self.store, r, project=self._project) for r in self.store.child_run_ids(self.run_id)
+        ]
 
     def artifact_path(self, path: str) -> Path:
         """The stored file of artifact ``path`` (read-only: it is shared by content)."""
@@ -204,34 +230,28 @@ class Run:
     # -- logging, when open ---------------------------------------------------------------
 
     def log_param(self, key: str, value: Any) -> None:
-        from . import api
-
-        api.log_params({key: value}, run=self)
+        self.project.log_params({key: value}, run=self)
 
     def log_params(self, params: dict[str, Any]) -> None:
-        from . import api
-
-        api.log_params(params, run=self)
+        self.project.log_params(params, run=self)
 
     def log_metric(self, key: str, value: float, step: int | None = None) -> None:
-        session().log_metric(self, key, value, step)
+        self.project.buffer_metric(self, key, value, step)
 
     def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
-        sess = session()
-        for key, value in metrics.items():
-            sess.log_metric(self, key, value, step)
+        self.project.log_metrics(metrics, step, run=self)
 
     def set_tag(self, key: str, value: Any) -> None:
         self.store.set_tags(self.run_id, {str(key): str(value)})
 
     def end(self, status: str = "finished") -> None:
-        session().end_run(self, status)
+        self.project.end_run(status, run=self)
 
     def __enter__(self) -> Run:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        session().end_run(self, "failed" if exc_type is not None else "finished")
+        self.project.end_run("failed" if exc_type is not None else "finished", run=self)
 
     # -- display ----------------------------------------------------------------------------
 

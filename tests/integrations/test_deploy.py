@@ -23,7 +23,7 @@ import mlops_lab as ml
 from mlops_lab.cli import main
 from mlops_lab.errors import InvalidArgumentError
 from mlops_lab.integrations.deploy import deploy, inference_service, k8s_name
-from mlops_lab.store import set_default_root
+from mlops_lab.project import set_default_root
 from mlops_lab.tracking import session as session_module
 
 _MLSERVER_MAIN = "import sys; from mlserver.cli import main; sys.argv[0] = 'mlserver'; main()"

@@ -162,7 +162,7 @@ async def test_store_found_from_the_server_root_dir(
     monkeypatch.delenv("MLOPS_LAB_HOME")
     project = jp_root_dir / ".mlops"
     ml.Store(project)  # not yet a database: the first run creates it
-    from mlops_lab.store import set_default_root
+    from mlops_lab.project import set_default_root
 
     set_default_root(project)
     try:

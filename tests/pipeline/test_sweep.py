@@ -41,21 +41,19 @@ def fake_kernel(input_path, output_path, *, parameters, **kwargs):
     """What the promoted notebook does in its kernel, in-process (picklable for workers)."""
     from sklearn.linear_model import LogisticRegression
 
-    from mlops_lab.tracking.session import session
-
+    # A kernel is a process of its own: its project is the store MLOPS_LAB_HOME names.
     # The pipeline created the step's run and named it in MLOPS_LAB_RUN_ID: adopted.
     assert os.environ[RUN_ID_ENV_VAR]
-    run = session().start_run("clf-train", experiment="default", tags=None, parent=None)
-    assert run.run_id == os.environ[RUN_ID_ENV_VAR]
-    try:
+    with ml.Project(adopt=True) as project:
+        assert project.root == Path(os.environ["MLOPS_LAB_HOME"]).resolve()
+        run = project.start_run("clf-train", experiment="default")
+        assert run.run_id == os.environ[RUN_ID_ENV_VAR]
         run.log_params(parameters)
         if parameters["acc"] < 0:
             raise RuntimeError("boom")
         X, y = np.array([[0.0], [1.0], [0.1], [0.9]]), np.array([0, 1, 0, 1])
-        ml.log_model(LogisticRegression(C=parameters["C"]).fit(X, y), run=run)
-        run.log_metric("acc", parameters["acc"])
-    finally:
-        session().end_run(run)
+        project.log_model(LogisticRegression(C=parameters["C"]).fit(X, y), run=run)
+        project.log_metric("acc", parameters["acc"])
     with open(output_path, "w") as fh:
         fh.write('{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}')
 
@@ -132,6 +130,31 @@ def test_a_failing_combination_is_reported_and_the_others_merged(tmp_path, capsy
     assert "RuntimeError: boom" in result.rows[1]["error"]
     assert {c.status for c in _children(result)} == {"finished", "failed"}
     assert list(ml.model_versions("clf")["version"]) == [1]
+
+
+def test_a_sweep_on_two_threads_writes_its_own_stores(tmp_path: Path) -> None:
+    """Workers in threads of this process each get a Project; the default one is not touched."""
+    _spec(tmp_path)
+    target = ml.Project(tmp_path / "target")
+    default = ml.default_project()
+    with ThreadPoolExecutor(2) as pool:
+        result = ml.sweep(
+            "clf",
+            {"acc": [0.5, 0.9], "C": [1.0, 2.0]},
+            executor=pool,
+            execute=fake_kernel,
+            progress=False,
+            project=target,
+        )
+    assert result.run.status == "finished", str(result)
+    assert ml.default_project() is default
+    assert not default.store.db_path.exists() or ml.runs().empty
+    frame = target.runs()
+    assert len(frame[frame["tags.mlops.kind"] == "pipeline"]) == 4
+    assert sorted(result.table()["version"]) == [1, 2, 3, 4]
+    # each combination ran in a store of its own, merged into the target as it finished
+    assert all(target.get_run(r["run_id"]).parent_id == result.run.run_id for r in result.rows)
+    target.close()
 
 
 def test_executor_registry() -> None:

@@ -14,7 +14,8 @@ from forgery import forge, payload, real_model_bytes, reseal, swap_blob
 import mlops_lab as ml
 from mlops_lab.cli import main
 from mlops_lab.errors import ModelLoadError
-from mlops_lab.store import Store, set_default_root
+from mlops_lab.project import set_default_root
+from mlops_lab.store import Store
 from mlops_lab.tracking import session as session_module
 from mlops_lab.tracking.trust import is_trusted, loads, resolve_class, trusted_types
 

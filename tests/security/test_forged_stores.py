@@ -12,8 +12,9 @@ import pytest
 import mlops_lab as ml
 from mlops_lab.cli import main
 from mlops_lab.errors import StoreError
+from mlops_lab.project import set_default_root
 from mlops_lab.registry.api import _ALIAS, _NAME
-from mlops_lab.store import Store, set_default_root
+from mlops_lab.store import Store
 from mlops_lab.store.blobs import BlobStore
 from mlops_lab.store.merge_checks import ALIAS, MODEL_NAME
 from mlops_lab.tracking import session as session_module
@@ -88,7 +89,7 @@ def mine(tmp_path, theirs) -> Store:
     with ml.start_run("mine"):
         ml.log_metric("acc", 0.9)
     session_module.session().flush()
-    return session_module.session().store()
+    return session_module.session().project.store
 
 
 def _snapshot(store: Store) -> tuple[dict[str, int], list[str]]:

@@ -21,7 +21,7 @@ import pytest
 
 import mlops_lab as ml
 from mlops_lab.errors import FilterSyntaxError
-from mlops_lab.store import set_default_root
+from mlops_lab.project import set_default_root
 from mlops_lab.tracking import session as session_module
 
 NAN, INF = math.nan, math.inf

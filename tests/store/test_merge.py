@@ -12,7 +12,8 @@ from sklearn.linear_model import LogisticRegression
 import mlops_lab as ml
 from mlops_lab.cli import build_parser, run
 from mlops_lab.errors import StoreError
-from mlops_lab.store import Store, set_default_root
+from mlops_lab.project import set_default_root
+from mlops_lab.store import Store
 from mlops_lab.store.merge import merge_store
 from mlops_lab.tracking import session as session_module
 

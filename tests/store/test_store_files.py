@@ -15,7 +15,8 @@ import pytest
 
 import mlops_lab as ml
 from mlops_lab.errors import NotAStoreError, StoreError, StoreVersionError
-from mlops_lab.store import Store, find_root, set_default_root
+from mlops_lab.project import set_default_root
+from mlops_lab.store import Store, find_root
 from mlops_lab.store.connection import Connection, is_writable
 from mlops_lab.store.schema import SCHEMA_VERSION
 from mlops_lab.tracking import session as session_module
@@ -48,7 +49,8 @@ def test_created_in_cwd_when_none_found(tmp_path: Path, monkeypatch: pytest.Monk
 
 def test_override_beats_env(tmp_path: Path) -> None:
     set_default_root(tmp_path / "override")
-    assert find_root() == (tmp_path / "override").resolve()
+    assert ml.default_project().root == (tmp_path / "override").resolve()
+    assert find_root() != (tmp_path / "override").resolve()  # finding keeps no state
 
 
 def test_schema_version_and_wal(store: Store) -> None:

@@ -16,7 +16,6 @@ import pytest
 import mlops_lab as ml
 from mlops_lab.errors import StoreError
 from mlops_lab.store import Store, connection
-from mlops_lab.tracking.session import Session, session
 
 
 @contextmanager
@@ -43,7 +42,7 @@ def history(store: Store, run_id: str, key: str) -> list[tuple[int, float]]:
 
 
 def test_a_failed_flush_keeps_every_value_for_the_next(store: Store) -> None:
-    sess = session()
+    sess = ml.default_project()
     run = ml.start_run("locked")
     for step in range(10):
         ml.log_metric("loss", 1.0 / (step + 1))
@@ -69,18 +68,17 @@ def test_a_failed_flush_keeps_every_value_for_the_next(store: Store) -> None:
 def test_only_the_rows_of_the_failed_store_are_retried(
     store: Store, tmp_path: Path, locked_first: bool
 ) -> None:
-    sess = session()
+    sess = ml.default_project()
     here = ml.start_run("here")
-    elsewhere_store = Store(tmp_path / "elsewhere" / ".mlops")
-    elsewhere = Session().start_run(
-        "elsewhere", experiment=None, tags=None, parent=None, store=elsewhere_store
-    )
+    other = ml.Project(tmp_path / "elsewhere" / ".mlops")
+    elsewhere_store = other.store
+    elsewhere = other.start_run("elsewhere")
     targets = [(elsewhere, elsewhere_store), (here, store)]
     if not locked_first:
         targets.reverse()
     for step in range(3):
         for run, _ in targets:
-            sess.log_metric(run, "acc", step / 10, None)
+            sess.buffer_metric(run, "acc", step / 10, None)  # one buffer, two stores
     with write_locked(elsewhere_store):
         with pytest.raises(StoreError, match="database is locked"):
             sess.flush()
@@ -94,3 +92,4 @@ def test_only_the_rows_of_the_failed_store_are_retried(
     for run, st in targets:
         assert history(st, run.run_id, "acc") == [(s, s / 10) for s in range(3)]
     ml.end_run()
+    other.close()

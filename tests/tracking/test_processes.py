@@ -83,15 +83,17 @@ def test_a_run_whose_process_died_is_killed(tmp_path: Path) -> None:
         check=False,
     )
     run = ml.get_run("doomed")
+    assert run.status == "running"  # a lookup only reads; listing the runs reaps
+    assert ml.runs().loc[0, "status"] == "killed"
     assert run.status == "killed"
     assert run.metrics == {"x": 1.0}
-    assert ml.runs().loc[0, "status"] == "killed"
 
 
 def test_a_stale_heartbeat_on_another_host_is_killed(store) -> None:
     with ml.start_run("remote") as run:
         pass
     store.update_run(run.run_id, status="running", host="elsewhere", heartbeat=1.0, end_time=None)
+    ml.runs()
     assert ml.get_run("remote").status == "killed"
 
 
@@ -109,6 +111,7 @@ def test_a_live_run_in_another_process_stays_running(tmp_path: Path) -> None:
     )
     try:
         assert proc.stdout.readline().strip() == "up"
+        assert list(ml.runs()["status"]) == ["running"]  # reaping leaves a live process alone
         assert ml.get_run("alive").status == "running"
     finally:
         proc.communicate("", timeout=60)
