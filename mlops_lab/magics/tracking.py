@@ -8,8 +8,7 @@ from typing import Any
 
 from IPython.core.error import UsageError
 
-from .._args import key_value_pairs
-from .arguments import split_assignments
+from .._args import key_value_pairs, split_assignments
 from .verbs import Context, VerbParser, verb
 
 

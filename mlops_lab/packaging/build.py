@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._version import __version__
 from ..errors import BundleError, InvalidArgumentError, MlopsLabError
 from . import files, manifest
 from .bundle import FORMAT_VERSION, METADATA, Bundle, file_digest, load_model_bytes
@@ -248,8 +249,6 @@ def package(
     Bundle
         The bundle, loaded back from disk (digests verified).
     """
-    import mlops_lab
-
     source = resolve_model(ref)
     out = Path(out_dir).expanduser()
     if out.exists() and any(out.iterdir()):
@@ -290,7 +289,7 @@ def package(
             env.get("packages") or {},
             model_types=model_types,
             onnx=onnx_bytes is not None,
-            mlops_lab_version=mlops_lab.__version__,
+            mlops_lab_version=__version__,
         )
     )
     (out / "Dockerfile").write_text(files.dockerfile(env.get("python")))
@@ -312,7 +311,7 @@ def package(
             {"digest": d["digest"], "name": d["name"], "role": d["role"]} for d in run.datasets
         ],
         "created": time.time(),
-        "mlops_lab_version": mlops_lab.__version__,
+        "mlops_lab_version": __version__,
         "python": env.get("python"),
         "model": {
             "class": meta.get("class"),

@@ -27,6 +27,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._args import split_assignments
 from ..errors import InvalidArgumentError, PipelineError, PromotionError
 from .slicing import Cell, Slice, slice_cells
 from .spec import Param, PipelineSpec, param_type
@@ -348,11 +349,9 @@ class _Builder:
         if len(words) < 2 or words[0] != "%mlops":
             return line
         if words[1] == "param":
-            from ..magics.tracking import split_assignments
-
             try:
                 pairs = split_assignments(words[2] if len(words) > 2 else "")
-            except Exception:  # a line that failed in the run; left as it was
+            except InvalidArgumentError:  # a line that failed in the run; left as it was
                 return line
             return f"{indent}%mlops param " + " ".join(f"{k}={k}" for k, _ in pairs)
         if words[1] == "data" and len(words) > 2:

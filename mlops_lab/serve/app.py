@@ -24,7 +24,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .. import __version__
+from .._version import __version__
 from ..errors import InvalidArgumentError, MlopsLabError
 from .prediction_log import PredictionLog
 from .service import Rejected, Service, error_response, json_response
