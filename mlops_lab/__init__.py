@@ -16,7 +16,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 # Public name -> the module that defines it.
 _EXPORTS: dict[str, str] = {
@@ -50,7 +50,7 @@ _EXPORTS: dict[str, str] = {
     "infer_schema": "mlops_lab.data.schema",
     "lineage": "mlops_lab.registry",
     "load_bundle": "mlops_lab.packaging.bundle",
-    "load_model": "mlops_lab.tracking.models",
+    "load_model": "mlops_lab.registry.api",
     "log_artifact": "mlops_lab.tracking.api",
     "log_dataset": "mlops_lab.data.api",
     "log_feedback": "mlops_lab.monitoring.report",
@@ -106,6 +106,7 @@ if TYPE_CHECKING:
         delete_alias,
         get_model_version,
         lineage,
+        load_model,
         model_versions,
         models,
         register_model,
@@ -129,7 +130,7 @@ if TYPE_CHECKING:
         start_run,
     )
     from .tracking.autolog import autolog
-    from .tracking.models import load_model, log_model
+    from .tracking.models import log_model
     from .tracking.run import Run
 
 

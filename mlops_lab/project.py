@@ -501,13 +501,17 @@ class Project:
     def load_model(
         self, run: Run | str | None = None, name: str = "model", *, trusted: list[str] | None = None
     ) -> Any:
-        """Load a model a run of this project logged (see :func:`mlops_lab.load_model`)."""
+        """Load a model a run of this project logged (see :func:`mlops_lab.load_model`).
+
+        Registry references (``"name@alias"``, ``"name/3"``) are loaded by
+        ``ml.load_model(ref, project=project)``: the registry sits above the project.
+        """
         from .tracking.models import load_model
 
         if isinstance(run, str) and ("@" in run or "/" in run or run.startswith("runs:/")):
-            from .registry import get_model_version
-
-            return get_model_version(run, project=self).load(trusted=trusted)
+            raise InvalidArgumentError(
+                f"{run!r} is a registry reference: load it with ml.load_model(ref, project=project)"
+            )
         target = run if isinstance(run, Run) else self.get_run(run)
         return load_model(target, name, trusted=trusted)
 

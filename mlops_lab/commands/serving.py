@@ -3,7 +3,7 @@
 ``serve`` takes the same flags in both shells. A terminal serves in the foreground
 on port 8080 until interrupted; a notebook starts the server in the background on
 a free port and returns a handle (``.url``, ``.predict``, ``.logs``, ``.stop``).
-``python -m mlops_lab.serve`` (what the handle starts) is ``mlops-lab serve``.
+``python -m mlops_lab serve`` (what the handle starts) is ``mlops-lab serve``.
 """
 
 from __future__ import annotations

@@ -21,13 +21,13 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import FilterSyntaxError, InvalidArgumentError
 from .model import short
+from .table_view import ROW_HEIGHT, RunsTableView
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from .view import Comparison
 
-ROW_HEIGHT = "26px"
 BASE_COLUMNS = ["name", "status", "start_time", "duration_s"]
 
 
@@ -180,12 +180,13 @@ class RunsTable:
 
     def compare(self, metric: str | None = None) -> Comparison:
         """The comparison of the selected runs (or of the current page if none is selected)."""
-        from .api import compare
+        from .model import load_runs
+        from .view import Comparison
 
         ids = self.selected or list(self.page_frame()["run_id"])
         if not ids:
             raise InvalidArgumentError("compare: no runs selected")
-        self.comparison = compare(ids, metric=metric)
+        self.comparison = Comparison(load_runs(ids), metric=metric)
         if self._widget is not None:
             self._widget.comparison_box.children = [self.comparison.widget()]
         return self.comparison
@@ -219,8 +220,6 @@ class RunsTable:
     def widget(self) -> Any:
         """The ipywidgets view (built on first use)."""
         if self._widget is None:
-            from .table_view import RunsTableView
-
             self._widget = RunsTableView(self)
         return self._widget.box
 

@@ -13,14 +13,14 @@ from .model import short
 if TYPE_CHECKING:
     from .runs_widget import RunsTable
 
+ROW_HEIGHT = "26px"
+
 
 class RunsTableView:
     """The ipywidgets of a :class:`RunsTable`; ``box`` is what the notebook displays."""
 
     def __init__(self, table: RunsTable) -> None:
         import ipywidgets as w
-
-        from .runs_widget import ROW_HEIGHT
 
         self.table = t = table
         self._syncing = False

@@ -1,7 +1,7 @@
 """The notebook's reading of ``%mlops param`` and ``%mlops log`` lines.
 
 Their values are Python expressions, evaluated in the user's namespace (the only
-verbs that evaluate anything): :func:`~.arguments.split_assignments` splits the
+verbs that evaluate anything): :func:`mlops_lab._args.split_assignments` splits the
 ``NAME=EXPR`` pairs with Python's tokenizer, and the verb's flags declared in its
 spec (``--step N``) are taken out of the line first.
 """
@@ -14,8 +14,9 @@ from typing import Any
 
 from IPython.core.error import UsageError
 
+from .._args import split_assignments
 from ..commands import NOTEBOOK, Command
-from .arguments import split_assignments
+from ..errors import InvalidArgumentError
 
 __all__ = ["read_raw", "split_assignments"]
 
@@ -47,7 +48,10 @@ def read_raw(command: Command, text: str, namespace: dict[str, Any]) -> argparse
                 f"%mlops {command.name}: {argument.name} expects {kind}, got {raw!r}"
             ) from None
         text = text[: match.start()] + " " + text[match.end() :]
-    pairs = split_assignments(text)
+    try:
+        pairs = split_assignments(text)
+    except InvalidArgumentError as exc:
+        raise UsageError(str(exc)) from None
     if not pairs:
         raise UsageError(f"%mlops {command.name}: give at least one NAME=VALUE")
     values["assignments"] = {name: _evaluate(namespace, name, expr) for name, expr in pairs}

@@ -355,10 +355,8 @@ def _drift(current: Any, reference: Any) -> tuple[Any, str | None]:
         return None, "no logged inputs"
     if reference is None:
         return None, "no reference data: pass reference= (e.g. the training frame)"
-    try:
-        from ..data.drift import drift
-    except ImportError:
-        return None, "the data plane (mlops_lab.data) is not available"
+    from ..data.drift import drift
+
     known = getattr(reference, "columns", None)
     columns = [c for c in current.columns if known is None or c in known]
     return drift(reference, current[columns], columns=columns, record=False), None
@@ -395,13 +393,33 @@ def monitor(
         Number of time buckets for the prediction distribution over time.
     """
     from ..project import default_project
-    from ..store.prediction_records import predictions, served_models
 
     if task is not None and task not in ("classification", "regression"):
         raise InvalidArgumentError(f"task: expected 'classification' or 'regression', got {task!r}")
     store = store or default_project().store
     start = parse_since(since)
     now = time.time()
+    rows = _logged(store, name, start)
+    report = MonitorReport(name, start, now)
+    shadow_rows = [r for r in rows if r.get("protocol") == "shadow"]
+    rows = [r for r in rows if r.get("protocol") != "shadow"]
+    if not rows:
+        return report
+    ok = [r for r in rows if r["status"] == 200]
+    _traffic(report, rows, ok, start=start, now=now)
+    served = [v for r in ok for v in _predicted(r)]
+    report.task = task or infer_task(ok, served)
+    _distribution(report, ok, served, (rows[0]["created"], rows[-1]["created"]), buckets)
+    _feedback(report, report.task, ok, sensitive)
+    report.drift, report.drift_note = _drift(_served_inputs(ok), reference)
+    report.by_version = _by_version(report.task, ok, shadow_rows)
+    return report
+
+
+def _logged(store: Any, name: str, start: float | None) -> list[dict[str, Any]]:
+    """The logged requests of ``name`` since ``start``; an unknown model names the known."""
+    from ..store.prediction_records import predictions, served_models
+
     rows = predictions(store, name, since=start)
     if not rows and name not in served_models(store):
         known = served_models(store)
@@ -409,14 +427,18 @@ def monitor(
             f"no predictions logged for model {name!r}"
             + (f" (served models: {', '.join(known)})" if known else " (nothing served yet)")
         )
-    report = MonitorReport(name, start, now)
-    if task is not None and task not in ("classification", "regression"):
-        raise InvalidArgumentError(f"task: expected 'classification' or 'regression', got {task!r}")
-    shadow_rows = [r for r in rows if r.get("protocol") == "shadow"]
-    rows = [r for r in rows if r.get("protocol") != "shadow"]
-    if not rows:
-        return report
-    ok = [r for r in rows if r["status"] == 200]
+    return rows
+
+
+def _traffic(
+    report: MonitorReport,
+    rows: list[dict[str, Any]],
+    ok: list[dict[str, Any]],
+    *,
+    start: float | None,
+    now: float,
+) -> None:
+    """Requests, errors, rows, versions, runtimes, request rate, latency and memory."""
     report.n_requests = len(rows)
     report.n_errors = len(rows) - len(ok)
     report.n_rows = sum(r["n_rows"] or 0 for r in ok)
@@ -436,8 +458,20 @@ def monitor(
     report.memory_bytes = next(
         (r["rss_bytes"] for r in reversed(rows) if r["rss_bytes"] is not None), None
     )
-    served = [v for r in ok for v in _predicted(r)]
-    report.task = task or infer_task(ok, served)
+
+
+def _distribution(
+    report: MonitorReport,
+    ok: list[dict[str, Any]],
+    served: list[Any],
+    between: tuple[float, float],
+    buckets: int,
+) -> None:
+    """What was predicted: quantiles (regression), or the top labels and their timeline."""
+    if report.task == "regression":
+        report.prediction_quantiles, report.prediction_histogram = _quantiles(served)
+        return
+    first, last = between
     counts: Counter[str] = Counter()
     span = max(last - first, 1e-9)
     timeline: list[dict[str, Any]] = [
@@ -448,22 +482,22 @@ def monitor(
         counts.update(str(v) for v in values)
         slot = min(int((r["created"] - first) / span * buckets), buckets - 1)
         timeline[slot]["counts"].update(str(v) for v in values)
-    if report.task == "regression":
-        report.prediction_quantiles, report.prediction_histogram = _quantiles(served)
-    else:
-        report.predictions = dict(counts.most_common(20))
-        report.predictions_over_time = [
-            {"start": b["start"], "counts": dict(b["counts"])} for b in timeline if b["counts"]
-        ]
+    report.predictions = dict(counts.most_common(20))
+    report.predictions_over_time = [
+        {"start": b["start"], "counts": dict(b["counts"])} for b in timeline if b["counts"]
+    ]
+
+
+def _feedback(
+    report: MonitorReport, task: str, ok: list[dict[str, Any]], sensitive: list[str] | str | None
+) -> None:
+    """Live metrics (and fairness over ``sensitive``) from the requests with a label."""
     predicted, truth = _labelled(ok)
     report.n_labelled = len(truth)
-    report.live_metrics = _live_metrics(report.task, predicted, truth)
+    report.live_metrics = _live_metrics(task, predicted, truth)
     report.accuracy = report.live_metrics.get("accuracy")
     if sensitive is not None and truth:
         _live_fairness(report, ok, predicted, truth, sensitive)
-    report.drift, report.drift_note = _drift(_served_inputs(ok), reference)
-    report.by_version = _by_version(report.task, ok, shadow_rows)
-    return report
 
 
 def _by_version(task: str, ok: list[dict[str, Any]], shadow: list[dict[str, Any]]) -> dict:

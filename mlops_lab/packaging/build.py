@@ -19,17 +19,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._version import __version__
 from ..errors import BundleError, InvalidArgumentError, MlopsLabError
 from . import files, manifest
 from .bundle import FORMAT_VERSION, METADATA, Bundle, file_digest, load_model_bytes
 from .schema import TEXT, InputSchema
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     import pandas as pd
 
-    from ..registry.api import ModelVersion
     from ..tracking.run import Run
 
 EXAMPLE_ROWS = 20
@@ -56,6 +54,7 @@ def _from_run(run: Run, artifact: str = "model") -> ModelSource:
 
 def resolve_model(ref: Any) -> ModelSource:
     """A model reference (registry ref, ``runs:/ID/model``, ``Run`` or run id/name) to its source."""
+    from ..registry import get_model_version
     from ..tracking.api import get_run
 
     if hasattr(ref, "run_id") and hasattr(ref, "artifacts"):
@@ -64,31 +63,20 @@ def resolve_model(ref: Any) -> ModelSource:
     if text.startswith("runs:/"):
         run_part, _, artifact = text[len("runs:/") :].partition("/")
         return _from_run(get_run(run_part), artifact or "model")
-    get_model_version: Callable[[str], ModelVersion] | None
     try:
-        from ..registry import get_model_version
-    except ImportError:
-        get_model_version = None
-    if get_model_version is not None:
-        try:
-            mv = get_model_version(text)
-        except MlopsLabError:
-            if "@" in text or "/" in text:
-                raise
-        else:
-            return ModelSource(
-                get_run(mv.run_id),
-                getattr(mv, "model", None) or "model",
-                mv.name,
-                str(mv.version),
-                list(getattr(mv, "aliases", []) or []),
-                getattr(mv, "digest", None),
-                registered=bool(mv.version),
-            )
-    if "@" in text:
-        raise InvalidArgumentError(
-            f"{text!r} is a registry reference, but the model registry is not available; "
-            "pass a run id instead"
+        mv = get_model_version(text)
+    except MlopsLabError:
+        if "@" in text or "/" in text:
+            raise
+    else:
+        return ModelSource(
+            get_run(mv.run_id),
+            mv.model or "model",
+            mv.name,
+            str(mv.version),
+            list(mv.aliases),
+            mv.digest,
+            registered=bool(mv.version),
         )
     return _from_run(get_run(text))
 
@@ -248,53 +236,117 @@ def package(
     Bundle
         The bundle, loaded back from disk (digests verified).
     """
-    import mlops_lab
-
     source = resolve_model(ref)
-    out = Path(out_dir).expanduser()
+    out = _empty_folder(Path(out_dir).expanduser(), overwrite=overwrite)
+    model = _read_model(source)
+    schema, example, example_source = _schema_and_example(model, source.run, input_example)
+    onnx_bytes, onnx_record = _onnx_export(model.model, schema, example, onnx=onnx)
+    onnx_record["example"] = example_source
+    model_types = _write_files(out, source.run, model, onnx_bytes, schema, example)
+    metadata = _metadata(source, model, model_types, onnx_record, schema)
+    _seal(out, metadata)
+    tar_path = _archive(out) if archive else None
+    from .bundle import load_bundle
+
+    bundle = load_bundle(out)
+    bundle.archive = tar_path
+    if source.registered:
+        _record_packaged(source, out, onnx_record, tar_path)
+    return bundle
+
+
+@dataclass
+class _Model:
+    """The model file of a source, its artifact record and the estimator loaded from it."""
+
+    data: bytes
+    digest: str
+    meta: dict[str, Any]
+    model: Any
+
+
+def _empty_folder(out: Path, *, overwrite: bool) -> Path:
+    """``out`` if it is missing or empty; emptied if ``overwrite``; else a ``BundleError``."""
     if out.exists() and any(out.iterdir()):
         if not overwrite:
             raise BundleError(f"{out} exists and is not empty; pass overwrite=True", path=str(out))
         shutil.rmtree(out)
+    return out
+
+
+def _read_model(source: ModelSource) -> _Model:
+    """The model's bytes from the store, loaded safely (only trusted types)."""
     art = _model_artifact(source)
-    meta = art["meta"] or {}
     run = source.run
-    model_bytes = run.store.blobs.read_bytes(art["digest"])
+    data = run.store.blobs.read_bytes(art["digest"])
     where = f"model {source.artifact!r} of run {run.run_id[:8]}"
-    model = load_model_bytes(model_bytes, source=where)
-    schema = InputSchema.from_signature(meta.get("signature"))
-    example, example_source = _example(schema, meta, input_example, run)
-    _enrich(schema, model, run, example if example_source != "synthetic" else None)
+    return _Model(data, art["digest"], art["meta"] or {}, load_model_bytes(data, source=where))
+
+
+def _schema_and_example(
+    model: _Model, run: Run, input_example: Any
+) -> tuple[InputSchema, pd.DataFrame, str]:
+    """The input schema (from the signature, enriched) and the example rows, with their origin."""
+    schema = InputSchema.from_signature(model.meta.get("signature"))
+    example, example_source = _example(schema, model.meta, input_example, run)
+    _enrich(schema, model.model, run, example if example_source != "synthetic" else None)
     if example_source == "synthetic":
         example = _synthetic_example(schema, run, EXAMPLE_ROWS)
+    return schema, example, example_source
 
-    onnx_bytes, onnx_record = (None, {"status": "skipped", "reason": "onnx=False"})
-    if onnx:
-        from .onnx import convert
 
-        onnx_bytes, onnx_record = convert(model, schema, example)
-    onnx_record["example"] = example_source
+def _onnx_export(
+    model: Any, schema: InputSchema, example: pd.DataFrame, *, onnx: bool
+) -> tuple[bytes | None, dict[str, Any]]:
+    """The ONNX file (``None`` if skipped or not faithful) and the record of the attempt."""
+    if not onnx:
+        return None, {"status": "skipped", "reason": "onnx=False"}
+    from .onnx import convert
 
+    return convert(model, schema, example)
+
+
+def _write_files(
+    out: Path,
+    run: Run,
+    model: _Model,
+    onnx_bytes: bytes | None,
+    schema: InputSchema,
+    example: pd.DataFrame,
+) -> list[str]:
+    """The bundle's files but its README and metadata; returns the model's type names."""
     import skops.io as sio
 
     env = run.environment
     out.mkdir(parents=True, exist_ok=True)
-    (out / "model.skops").write_bytes(model_bytes)
+    (out / "model.skops").write_bytes(model.data)
     if onnx_bytes is not None:
         (out / "model.onnx").write_bytes(onnx_bytes)
     (out / "schema.json").write_text(json.dumps(schema.to_dict(), indent=2) + "\n")
     (out / "input_example.json").write_text(json.dumps(_jsonable(example.head(5))) + "\n")
-    model_types = sorted(sio.get_untrusted_types(data=model_bytes))
+    model_types = sorted(sio.get_untrusted_types(data=model.data))
     (out / "requirements.txt").write_text(
         files.requirements(
             env.get("packages") or {},
             model_types=model_types,
             onnx=onnx_bytes is not None,
-            mlops_lab_version=mlops_lab.__version__,
+            mlops_lab_version=__version__,
         )
     )
     (out / "Dockerfile").write_text(files.dockerfile(env.get("python")))
-    metadata: dict[str, Any] = {
+    return model_types
+
+
+def _metadata(
+    source: ModelSource,
+    model: _Model,
+    model_types: list[str],
+    onnx_record: dict[str, Any],
+    schema: InputSchema,
+) -> dict[str, Any]:
+    """What ``metadata.json`` says about the model, its run and the bundle."""
+    run, meta, estimator = source.run, model.meta, model.model
+    return {
         "format_version": FORMAT_VERSION,
         "name": source.name,
         "version": source.version,
@@ -312,46 +364,53 @@ def package(
             {"digest": d["digest"], "name": d["name"], "role": d["role"]} for d in run.datasets
         ],
         "created": time.time(),
-        "mlops_lab_version": mlops_lab.__version__,
-        "python": env.get("python"),
+        "mlops_lab_version": __version__,
+        "python": run.environment.get("python"),
         "model": {
             "class": meta.get("class"),
             "flavor": meta.get("flavor", "sklearn"),
             "sklearn_version": meta.get("sklearn_version"),
-            "digest": art["digest"],
+            "digest": model.digest,
             "types": model_types,
-            "classes": [c.item() if hasattr(c, "item") else c for c in model.classes_]
-            if hasattr(model, "classes_")
+            "classes": [c.item() if hasattr(c, "item") else c for c in estimator.classes_]
+            if hasattr(estimator, "classes_")
             else None,
         },
         "onnx": onnx_record,
         "schema_columns": schema.names,
     }
+
+
+def _seal(out: Path, metadata: dict[str, Any]) -> None:
+    """Write the README, then the metadata with every file's digest, sealed."""
     (out / "README.md").write_text(files.readme(metadata))
     metadata["files"] = {
         p.name: file_digest(p) for p in sorted(out.iterdir()) if p.is_file() and p.name != METADATA
     }
     (out / METADATA).write_text(json.dumps(manifest.seal(metadata), indent=2) + "\n")
-    tar_path = None
-    if archive:
-        tar_path = out.with_name(out.name + ".tar.gz")
-        with tarfile.open(tar_path, "w:gz") as tar:
-            tar.add(out, arcname=out.name)
-    from .bundle import load_bundle
 
-    bundle = load_bundle(out)
-    bundle.archive = tar_path
-    if source.registered:
-        from ..registry import record_event
 
-        record_event(
-            f"{source.name}/{source.version}",
-            "packaged",
-            target=str(out.resolve()),
-            meta={
-                "onnx": onnx_record.get("status"),
-                "archive": str(tar_path) if tar_path else None,
-            },
-            store=run.store,
-        )
-    return bundle
+def _archive(out: Path) -> Path:
+    """``<out>.tar.gz`` beside the bundle folder."""
+    tar_path = out.with_name(out.name + ".tar.gz")
+    with tarfile.open(tar_path, "w:gz") as tar:
+        tar.add(out, arcname=out.name)
+    return tar_path
+
+
+def _record_packaged(
+    source: ModelSource, out: Path, onnx_record: dict[str, Any], tar_path: Path | None
+) -> None:
+    """A ``packaged`` event in the registered version's history."""
+    from ..registry import record_event
+
+    record_event(
+        f"{source.name}/{source.version}",
+        "packaged",
+        target=str(out.resolve()),
+        meta={
+            "onnx": onnx_record.get("status"),
+            "archive": str(tar_path) if tar_path else None,
+        },
+        store=source.run.store,
+    )

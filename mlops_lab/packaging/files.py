@@ -85,7 +85,7 @@ RUN useradd --create-home --uid 10001 model && mkdir -p /var/lib/mlops \\
 USER model
 EXPOSE 8080
 # Inside the container the server must listen on all interfaces to be reachable.
-CMD ["python", "-m", "mlops_lab.serve", "/bundle", "--host", "0.0.0.0", "--port", "8080"]
+CMD ["python", "-m", "mlops_lab", "serve", "/bundle", "--host", "0.0.0.0", "--port", "8080"]
 """
 
 

@@ -27,7 +27,8 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import InvalidArgumentError, PipelineError, PromotionError
+from .._args import split_assignments
+from ..errors import InvalidArgumentError, MlopsLabError, PipelineError, PromotionError
 from .slicing import Cell, Slice, slice_cells
 from .spec import Param, PipelineSpec, param_type
 
@@ -348,11 +349,9 @@ class _Builder:
         if len(words) < 2 or words[0] != "%mlops":
             return line
         if words[1] == "param":
-            from ..magics.tracking import split_assignments
-
             try:
                 pairs = split_assignments(words[2] if len(words) > 2 else "")
-            except Exception:  # a line that failed in the run; left as it was
+            except InvalidArgumentError:  # a line that failed in the run; left as it was
                 return line
             return f"{indent}%mlops param " + " ".join(f"{k}={k}" for k, _ in pairs)
         if words[1] == "data" and len(words) > 2:
@@ -500,12 +499,45 @@ def promote(
         is not a Python name. After writing: the notebook failed its
         verification (names the cell and the error, or the metric that differs).
     """
-    import nbformat
-    import nbformat.v4 as nbf
-
-    from ..registry.api import check_name
     from ..tracking.api import get_run
     from ..tracking.session import session
+
+    _check_options(name, evaluation, metric, otherwise)
+    folder = Path(out_dir) / name
+    if session().adopted and (folder / "pipeline.json").is_file():
+        return PipelineSpec.load(folder)  # inside a pipeline step: already promoted
+    target = get_run(run)
+    model = _model_artifact(target, name, metric, mode)
+    metric, mode = _gate_metric(target, metric, mode, evaluation)
+    cells, sliced = _sliced_code(target, name)
+    workdir = _workdir(target)
+    params, body = _parameterised(target, cells, sliced, name, workdir)
+    folder.mkdir(parents=True, exist_ok=True)
+    _write_notebook(folder / "train.ipynb", target, name, params, body)
+    gate = {"mode": mode, "min_delta": float(min_delta), "otherwise": otherwise}
+    steps = _steps(target, folder, name, params, model, metric, gate, evaluation)
+    spec = PipelineSpec(
+        name=name,
+        folder=folder.resolve(),
+        params=params,
+        steps=steps,
+        model=model,
+        experiment=target.info["experiment"],
+        workdir=os.path.relpath(workdir, folder.resolve()),
+        source=_source(target, cells, sliced, metric),
+    )
+    spec.save()
+    (folder / "README.md").write_text(readme(spec), encoding="utf-8")
+    if verify:
+        _verify(spec, target, rtol)
+    return spec
+
+
+def _check_options(
+    name: str, evaluation: dict[str, Any] | None, metric: str | None, otherwise: str
+) -> None:
+    """Refuse a bad pipeline name, evaluation or ``otherwise`` before reading the run."""
+    from ..registry.api import check_name
 
     check_name(name)
     if evaluation is not None:
@@ -514,19 +546,30 @@ def promote(
         raise InvalidArgumentError(
             f"otherwise: expected 'challenger' or 'rejected', got {otherwise!r}"
         )
-    folder = Path(out_dir) / name
-    if session().adopted and (folder / "pipeline.json").is_file():
-        return PipelineSpec.load(folder)  # inside a pipeline step: already promoted
-    target = get_run(run)
+
+
+def _model_artifact(target: Run, name: str, metric: str | None, mode: str) -> str:
+    """The run's model to train and register: ``"model"`` if it logged one by that name."""
     models = [a["path"] for a in target.artifacts if a["kind"] == "model"]
     if not models:
         raise _no_model_error(target, name, metric, mode)
-    model = "model" if "model" in models else models[0]
+    return "model" if "model" in models else models[0]
+
+
+def _gate_metric(
+    target: Run, metric: str | None, mode: str, evaluation: dict[str, Any] | None
+) -> tuple[str, str]:
+    """The gate's metric and mode: chosen among the run's metrics, or the library's."""
     if evaluation is None:
-        metric, mode = choose_metric(target.metrics, metric, mode)
-    elif mode not in ("max", "min"):
+        return choose_metric(target.metrics, metric, mode)
+    if mode not in ("max", "min"):
         raise InvalidArgumentError(f"mode: expected 'max' or 'min', got {mode!r}")
-    assert metric is not None  # chosen above, or checked by _check_evaluation
+    assert metric is not None  # checked by _check_evaluation
+    return metric, mode
+
+
+def _sliced_code(target: Run, name: str) -> tuple[list[Cell], Slice]:
+    """The run's captured cells and the slice of them that produced its results."""
     cells = session_cells(target)
     if not any(c.in_run for c in cells):
         raise PipelineError(
@@ -536,19 +579,38 @@ def promote(
         )
     sliced = slice_cells(cells)
     _refuse_unresolved(cells, sliced, name)
-    info = target.info
-    source_nb = info.get("source_path")
-    workdir = Path.cwd()
+    return cells, sliced
+
+
+def _workdir(target: Run) -> Path:
+    """Where the run's relative paths point: its notebook's folder, else the working dir."""
+    source_nb = target.info.get("source_path")
     if source_nb and str(source_nb).endswith(".ipynb") and Path(source_nb).parent.is_dir():
-        workdir = Path(source_nb).resolve().parent
+        return Path(source_nb).resolve().parent
+    return Path.cwd()
+
+
+def _parameterised(
+    target: Run, cells: list[Cell], sliced: Slice, name: str, workdir: Path
+) -> tuple[dict[str, Param], list[str]]:
+    """The pipeline's parameters, and the sources of the sliced cells that read them."""
     builder = _Builder(target, cells, sliced, name)
     builder.magic_params()
     builder.logged_literals()
     builder.dataset_params(workdir)
     builder.move_literals()
     params = {check_key(k, name): p for k, p in builder.params.items()}
-    body = [nbf.new_code_cell(text) for j in sliced.cells if (text := builder.source(j))]
+    return params, [text for j in sliced.cells if (text := builder.source(j))]
 
+
+def _write_notebook(
+    path: Path, target: Run, name: str, params: dict[str, Param], body: list[str]
+) -> None:
+    """The train notebook: a title, the papermill ``parameters`` cell, then the code."""
+    import nbformat
+    import nbformat.v4 as nbf
+
+    code = [nbf.new_code_cell(text) for text in body]
     load = nbf.new_code_cell("%load_ext mlops_lab")
     nb = nbf.new_notebook()
     nb.metadata["kernelspec"] = {
@@ -560,22 +622,33 @@ def promote(
     nb.cells = [
         nbf.new_markdown_cell(
             f"# {name}: training step\n\nPromoted from run `{target.run_id[:8]}` "
-            f"({info['name']}). Run it with `mlops-lab pipeline run {name} -p NAME VALUE`."
+            f"({target.info['name']}). Run it with `mlops-lab pipeline run {name} -p NAME VALUE`."
         ),
         nbf.new_code_cell(
             "\n".join(f"{k} = {p.default!r}" for k, p in params.items()) or "# no parameters",
             metadata={"tags": ["parameters"]},
         ),
-        *([] if body and "%load_ext mlops_lab" in body[0].source else [load]),
-        *body,
+        *([] if code and "%load_ext mlops_lab" in code[0].source else [load]),
+        *code,
     ]
-    folder.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, folder / "train.ipynb")
+    nbformat.write(nb, path)
 
+
+def _steps(
+    target: Run,
+    folder: Path,
+    name: str,
+    params: dict[str, Param],
+    model: str,
+    metric: str,
+    gate: dict[str, Any],
+    evaluation: dict[str, Any] | None,
+) -> list[dict[str, Any]]:
+    """validate, train, evaluate, gate, register (writes the schema the first one checks)."""
     schema_file = _write_schema(target, folder)
     data_param = next((k for k, p in params.items() if p.dataset == "train"), None)
     data_param = data_param or next((k for k, p in params.items() if p.type == "path"), None)
-    steps: list[dict[str, Any]] = [
+    return [
         {"name": "validate", "kind": "validate", "schema": schema_file, "data": data_param},
         {"name": "train", "kind": "notebook", "notebook": "train.ipynb", "model": model},
         {"name": "evaluate", "kind": "evaluate", "metric": metric, **(evaluation or {})},
@@ -583,35 +656,26 @@ def promote(
             "name": "gate",
             "kind": "gate",
             "metric": metric,
-            "mode": mode,
-            "min_delta": float(min_delta),
+            "mode": gate["mode"],
+            "min_delta": gate["min_delta"],
             "against": "champion",
-            "otherwise": otherwise,
+            "otherwise": gate["otherwise"],
         },
         {"name": "register", "kind": "register", "model_name": name},
     ]
-    spec = PipelineSpec(
-        name=name,
-        folder=folder.resolve(),
-        params=params,
-        steps=steps,
-        model=model,
-        experiment=info["experiment"],
-        workdir=os.path.relpath(workdir, folder.resolve()),
-        source={
-            "run_id": target.run_id,
-            "run_name": info["name"],
-            "notebook": source_nb,
-            "git_commit": info.get("git_commit"),
-            "metrics": {metric: target.metrics.get(metric)},
-            "cells": [cells[j].label for j in sliced.cells],
-        },
-    )
-    spec.save()
-    (folder / "README.md").write_text(readme(spec), encoding="utf-8")
-    if verify:
-        _verify(spec, target, rtol)
-    return spec
+
+
+def _source(target: Run, cells: list[Cell], sliced: Slice, metric: str) -> dict[str, Any]:
+    """What the pipeline was promoted from: the run, its notebook, commit, metric, cells."""
+    info = target.info
+    return {
+        "run_id": target.run_id,
+        "run_name": info["name"],
+        "notebook": info.get("source_path"),
+        "git_commit": info.get("git_commit"),
+        "metrics": {metric: target.metrics.get(metric)},
+        "cells": [cells[j].label for j in sliced.cells],
+    }
 
 
 def _verify(spec: PipelineSpec, target: Run, rtol: float) -> None:
@@ -638,11 +702,7 @@ def _write_schema(run: Run, folder: Path) -> str | None:
     """Save the schema of the run's training data beside the notebook, if it logged any."""
     if not run.datasets:
         return None
-    try:
-        from ..data.api import run_schema
-    except ImportError:
-        return None
-    from ..errors import MlopsLabError
+    from ..data.api import run_schema
 
     try:
         schema = run_schema(run)

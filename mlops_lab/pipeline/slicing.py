@@ -25,6 +25,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._args import split_assignments
+from ..errors import InvalidArgumentError
+
 # Calls that only show something: a cell made only of these (or of bare
 # expressions) is a display cell.
 DISPLAY_FUNCTIONS = frozenset({"print", "display", "repr", "pprint", "HTML", "Markdown"})
@@ -561,11 +564,9 @@ class _CellWalker:
             return
         e.display = False
         if verb == "param":
-            from ..magics.tracking import split_assignments
-
             try:
                 pairs = split_assignments(rest)
-            except Exception:  # a malformed line failed in the notebook too
+            except InvalidArgumentError:  # a malformed line failed in the notebook too
                 return
             for key, expr in pairs:
                 try:

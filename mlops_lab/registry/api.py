@@ -2,9 +2,9 @@
 
 The functions here are what ``ml.register_model``, ``ml.models``,
 ``ml.model_versions``, ``ml.set_alias``, ``ml.delete_alias`` and
-``ml.get_model_version`` are; the model server and ``ml.load_model`` resolve
-``"name@alias"`` / ``"name/3"`` / ``"runs:/RUN_ID/model"`` through
-:func:`get_model_version`.
+``ml.get_model_version`` and ``ml.load_model`` are; the model server and
+``ml.load_model`` resolve ``"name@alias"`` / ``"name/3"`` / ``"runs:/RUN_ID/model"``
+through :func:`get_model_version`.
 """
 
 from __future__ import annotations
@@ -320,6 +320,36 @@ def get_model_version(
             name=parts.name,
         )
     return _version_from_record(rec, store)
+
+
+def load_model(
+    run: Run | str | None = None,
+    name: str = "model",
+    *,
+    trusted: list[str] | None = None,
+    project: Project | None = None,
+) -> Any:
+    """Load a model from the registry or from a run, refusing every type that is not trusted.
+
+    Parameters
+    ----------
+    run
+        A registry reference: ``"name@alias"``, ``"name/3"``, ``"runs:/RUN_ID/model"``;
+        or a ``Run``, run id, id prefix or run name (default: the latest run).
+    name
+        The run's model artifact (a registry reference names its own).
+    trusted
+        Further exact, fully qualified type names to allow (e.g. a class from xgboost).
+    project
+        The project whose store holds the model (default: the default project).
+    """
+    if isinstance(run, str) and ("@" in run or "/" in run or run.startswith(RUNS_PREFIX)):
+        return get_model_version(run, project=project).load(trusted=trusted)
+    from ..tracking.models import load_model as load_run_model
+
+    if project is not None and not isinstance(run, Run):
+        run = project.get_run(run)
+    return load_run_model(run, name, trusted=trusted)
 
 
 def models(*, store: Store | None = None, project: Project | None = None) -> pd.DataFrame:

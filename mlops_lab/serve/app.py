@@ -20,11 +20,12 @@ their work on the event loop (a prediction takes microseconds, and
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .. import __version__
+from .._version import __version__
 from ..errors import InvalidArgumentError, MlopsLabError
 from .prediction_log import PredictionLog
 from .service import Rejected, Service, error_response, json_response
@@ -88,10 +89,62 @@ def create_app(
         ``(model, share)``: that model answers about ``share`` of the requests.
     """
     from fastapi import FastAPI
-    from starlette.exceptions import HTTPException
 
-    from ..packaging.bundle import load_bundle
     from . import routes
+
+    service = _service(
+        bundle,
+        token=token,
+        max_body_bytes=max_body_bytes,
+        max_rows=max_rows,
+        unseen_categories=unseen_categories,
+        runtime=runtime,
+        log=store_log(log_queue_size) if prediction_log is DEFAULT else prediction_log,
+    )
+    _add_challengers(service, shadow=shadow, canary=canary, runtime=runtime)
+    follower = None
+    if follow is not None:
+        from .follow import Follower
+
+        follower = Follower(service, follow, interval=follow_interval, runtime=runtime)
+
+    app = FastAPI(
+        title=f"{service.name} (version {service.version})",
+        version=__version__,
+        description=f"mlops-lab model server ({service.predictor.runtime}). Open Inference "
+        "Protocol v2 under /v2, MLflow-style /invocations, Prometheus /metrics.",
+        lifespan=_lifespan(service.log, follower),
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.state.bundle = service.bundle
+    app.state.metrics = service.metrics
+    app.state.prediction_log = service.log
+    app.state.service = service
+    app.state.follower = follower
+    _add_error_handlers(app)
+
+    auth = routes.auth_dependency(service)
+    app.include_router(routes.health_router())
+    app.include_router(routes.v2_router(service, auth))
+    app.include_router(routes.mlflow_router(service, auth))
+    app.include_router(routes.ops_router(service, auth))
+    return app
+
+
+def _service(
+    bundle: Bundle | str | Path,
+    *,
+    token: str | None,
+    max_body_bytes: int,
+    max_rows: int,
+    unseen_categories: str,
+    runtime: str,
+    log: PredictionLog | None,
+) -> Service:
+    """The bundle (loaded if given as a path) and its predictor, behind the request limits."""
+    from ..packaging.bundle import load_bundle
 
     if unseen_categories not in ("reject", "allow"):
         raise InvalidArgumentError(
@@ -100,11 +153,9 @@ def create_app(
     if not hasattr(bundle, "schema"):
         bundle = load_bundle(bundle, lazy=True)
     assert not isinstance(bundle, (str, Path))  # a path was loaded just above
-    predictor = bundle.predictor(runtime)
-    log = store_log(log_queue_size) if prediction_log is DEFAULT else prediction_log
-    service = Service(
+    return Service(
         bundle,
-        predictor,
+        bundle.predictor(runtime),
         token=token,
         max_body_bytes=max_body_bytes,
         max_rows=max_rows,
@@ -112,6 +163,11 @@ def create_app(
         log=log,
     )
 
+
+def _add_challengers(
+    service: Service, *, shadow: Any, canary: tuple[Any, float] | None, runtime: str
+) -> None:
+    """The shadow model (sees every request, answers none) and the canary (answers a share)."""
     for role, spec in (("shadow", shadow), ("canary", canary)):
         if spec is None:
             continue
@@ -120,14 +176,13 @@ def create_app(
         ref, share = (spec, 0.0) if role == "shadow" else spec
         extra = resolve_bundle(ref)
         service.add_challenger(role, extra, extra.predictor(runtime), share)
-    follower = None
-    if follow is not None:
-        from .follow import Follower
 
-        follower = Follower(service, follow, interval=follow_interval, runtime=runtime)
+
+def _lifespan(log: PredictionLog | None, follower: Any) -> Callable[[Any], Any]:
+    """Start the prediction log and the follower with the server; stop them with it."""
 
     @asynccontextmanager
-    async def lifespan(app: Any):
+    async def lifespan(app: Any) -> AsyncIterator[None]:
         if log is not None:
             log.start()
         if follower is not None:
@@ -140,21 +195,12 @@ def create_app(
             if log is not None:
                 log.close()
 
-    app = FastAPI(
-        title=f"{service.name} (version {service.version})",
-        version=__version__,
-        description=f"mlops-lab model server ({predictor.runtime}). Open Inference Protocol v2 "
-        "under /v2, MLflow-style /invocations, Prometheus /metrics.",
-        lifespan=lifespan,
-        docs_url=None,
-        redoc_url=None,
-        openapi_url=None,
-    )
-    app.state.bundle = bundle
-    app.state.metrics = service.metrics
-    app.state.prediction_log = log
-    app.state.service = service
-    app.state.follower = follower
+    return lifespan
+
+
+def _add_error_handlers(app: Any) -> None:
+    """Every refusal, library error and HTTP error as a JSON body with its 4xx status."""
+    from starlette.exceptions import HTTPException
 
     async def refused(request: Any, exc: Exception) -> Any:
         return error_response(exc)
@@ -165,10 +211,3 @@ def create_app(
     app.add_exception_handler(Rejected, refused)
     app.add_exception_handler(MlopsLabError, refused)
     app.add_exception_handler(HTTPException, http_error)
-
-    auth = routes.auth_dependency(service)
-    app.include_router(routes.health_router())
-    app.include_router(routes.v2_router(service, auth))
-    app.include_router(routes.mlflow_router(service, auth))
-    app.include_router(routes.ops_router(service, auth))
-    return app

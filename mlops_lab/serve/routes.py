@@ -20,7 +20,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import PlainTextResponse, Response
 
-from .. import __version__
+from .._version import __version__
 from . import binary, protocols
 from .metrics import CONTENT_TYPE
 from .openapi import docs_page, infer_openapi, invocations_openapi

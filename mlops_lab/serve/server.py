@@ -6,7 +6,7 @@ runs uvicorn on it, bound to 127.0.0.1 unless told otherwise. With several
 workers each one loads the bundle itself (uvicorn's app factory reads the
 settings from the environment).
 
-:func:`start_server` starts ``python -m mlops_lab.serve`` as a subprocess
+:func:`start_server` starts ``python -m mlops_lab serve`` as a subprocess
 and returns a :class:`ServerHandle` once the server answers its readiness
 check: ``.url``, ``.predict(df)``, ``.logs()``, ``.stop()``.
 """
@@ -309,7 +309,17 @@ def start_server(
     port = port or free_port(host)
     log_path = Path(tempfile.mkstemp(prefix="mlops-serve-", suffix=".log")[1])
     ref_text = str(getattr(ref, "path", None) or getattr(ref, "run_id", None) or ref)
-    cmd = [sys.executable, "-m", "mlops_lab.serve", ref_text, "--host", host, "--port", str(port)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "mlops_lab",
+        "serve",
+        ref_text,
+        "--host",
+        host,
+        "--port",
+        str(port),
+    ]
     cmd += ["--workers", str(workers), *(extra_args or [])]
     env = dict(os.environ)
     env["MLOPS_LAB_HOME"] = str((project or default_project()).store.root)

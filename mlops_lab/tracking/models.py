@@ -366,22 +366,19 @@ def load_model(
 ) -> Any:
     """Load a model logged with ``log_model`` (or by autolog) from a run.
 
+    ``ml.load_model`` (:func:`mlops_lab.registry.api.load_model`) also takes registry
+    references and comes here for runs.
+
     Parameters
     ----------
     run
-        A ``Run``, run id, id prefix or run name (default: the latest run); or a
-        registry reference: ``"name@alias"``, ``"name/3"``, ``"runs:/RUN_ID/model"``.
+        A ``Run``, run id, id prefix or run name (default: the latest run).
     name
-        The model artifact's name (a registry reference names its own).
+        The model artifact's name.
     trusted
         Further exact, fully qualified type names to allow (e.g. a class from xgboost).
     """
     from .api import get_run
-
-    if isinstance(run, str) and ("@" in run or "/" in run or run.startswith("runs:/")):
-        from ..registry import get_model_version
-
-        return get_model_version(run).load(trusted=trusted)
 
     target: Run = get_run(run) if not hasattr(run, "artifacts") else cast("Run", run)
     for art in target.artifacts:

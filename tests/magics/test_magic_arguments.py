@@ -13,7 +13,9 @@ import pytest
 from IPython.core.error import UsageError
 
 import mlops_lab as ml
-from mlops_lab.magics.arguments import expand_variables, split_assignments
+from mlops_lab._args import split_assignments
+from mlops_lab.errors import InvalidArgumentError
+from mlops_lab.magics.arguments import expand_variables
 
 
 @pytest.mark.parametrize(
@@ -61,7 +63,7 @@ def test_assignments_split_where_a_new_name_starts(text: str, expected: list | N
     ],
 )
 def test_bad_assignments_say_what_is_wrong(text: str, message: str) -> None:
-    with pytest.raises(UsageError, match=message):
+    with pytest.raises(InvalidArgumentError, match=message):
         split_assignments(text)
 
 

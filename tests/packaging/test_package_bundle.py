@@ -59,7 +59,7 @@ def test_requirements_are_pinned_and_minimal(cancer_run, tmp_path) -> None:
     assert "ipython" not in names and "papermill" not in names
     sklearn_line = next(line for line in lines if line.startswith("scikit-learn=="))
     assert sklearn_line == f"scikit-learn=={run.environment['packages']['scikit-learn']}"
-    assert "mlops_lab.serve" in (bundle.path / "Dockerfile").read_text()
+    assert '"-m", "mlops_lab", "serve"' in (bundle.path / "Dockerfile").read_text()
 
 
 def test_onnx_is_verified_and_matches_sklearn(cancer_run, tmp_path) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import mlops_lab as ml
-from mlops_lab.errors import NoActiveRunError, RunNotFoundError, StoreError
+from mlops_lab.errors import InvalidArgumentError, NoActiveRunError, RunNotFoundError, StoreError
 from mlops_lab.store import Store, connection
 
 PACKAGE = Path(ml.__file__).resolve().parent
@@ -263,7 +263,10 @@ def test_registry_and_data_functions_take_a_project(tmp_path: Path) -> None:
         ml.register_model(run.run_id, "clf", alias="champion", project=project)
         assert ml.get_model_version("clf@champion", project=project).run_id == run.run_id
         assert list(ml.models(project=project)["name"]) == ["clf"]
-        assert project.load_model("clf@champion").predict([[0.9]]).tolist() == [1]
+        model = ml.load_model("clf@champion", project=project)
+        assert model.predict([[0.9]]).tolist() == [1]
+        with pytest.raises(InvalidArgumentError, match="registry reference"):
+            project.load_model("clf@champion")
         report = ml.validate(frame, against=run.run_id, project=project, record=False)
         assert report.passed
         assert project.store.dataset(digest) is not None
