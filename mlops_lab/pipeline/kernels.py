@@ -341,12 +341,15 @@ class KernelPool:
         *,
         kernel_name: str | None = None,
         cwd: str | None = None,
+        setup: str = "",
         **kwargs: Any,
     ) -> Any:
         """``papermill.execute_notebook`` in a fresh kernel from this pool.
 
         Keyword arguments go to papermill (``parameters``, ``progress_bar``,
         ``execution_timeout``, ...), which injects the parameters as usual.
+        ``setup`` is Python run silently before the first cell (no output, no
+        execution count), e.g. to warm the notebook's own pool.
 
         Raises
         ------
@@ -362,6 +365,8 @@ class KernelPool:
         kernel = self.take(name)
         try:
             prelude = kernel.prelude(os.path.abspath(cwd) if cwd else os.getcwd())
+            if setup:
+                prelude += "\n" + setup
             try:
                 return papermill.execute_notebook(
                     input_path,
