@@ -14,7 +14,9 @@ statement in it (no execution count, no history, no output): it changes to
 the notebook's working folder and sets the environment variables that
 changed in this process since the kernel started (the pipeline's run ids),
 removing those that were unset. The notebook then sees what a kernel started
-at that moment would have seen.
+at that moment would have seen. ``PYTHONPATH`` and the other ``PYTHON*``
+variables are read only as an interpreter starts: a kernel started before one
+of them changed is stopped unused, and a new one started.
 
 Kernels are the quiet IPC kernels of :mod:`.kernel`. :func:`pool` is the
 process's pool (one per process: a sweep worker, a Dask worker, a notebook
@@ -124,6 +126,12 @@ class WarmKernel:
         process = getattr(getattr(self.km, "provisioner", None), "process", None)
         return getattr(process, "returncode", None)
 
+    def stale(self) -> bool:
+        """Whether a ``PYTHON*`` variable changed since it started (read only at start)."""
+        now = _environ()
+        keys = {k for k in (*now, *self.env) if k.startswith("PYTHON")}
+        return any(now.get(k) != self.env.get(k) for k in keys)
+
     def prelude(self, cwd: str) -> str:
         """One Python statement: ``cwd`` and this process's environment, as of now."""
         now = _environ()
@@ -146,6 +154,7 @@ class PoolStats:
     taken_ahead: int = 0  # of which had been started ahead
     shut_down: int = 0  # kernels stopped (used ones, and unused ones at close)
     dead: int = 0  # kernels found dead (during an execution or before one)
+    stale: int = 0  # kernels started ahead with PYTHON* variables that changed since
     by_name: dict[str, int] = field(default_factory=dict)  # started per kernel name
 
 
@@ -262,9 +271,14 @@ class KernelPool:
         if future is not None:
             self._refill(name)  # the next kernel starts while this one runs the notebook
             kernel = future.result()
-            if not kernel.alive():  # it died while it waited: start another
+            if not kernel.alive() or kernel.stale():
+                # It died while it waited, or its interpreter started with a PYTHONPATH
+                # (or another PYTHON* variable) that has changed since: start another.
                 with self._lock:
-                    self.stats.dead += 1
+                    if kernel.alive():
+                        self.stats.stale += 1
+                    else:
+                        self.stats.dead += 1
                 self._stop(kernel, now=True)
                 kernel = None
             else:

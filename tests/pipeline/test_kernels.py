@@ -6,6 +6,7 @@ notebooks saw and on the pool's own counters, never on timings.
 
 from __future__ import annotations
 
+import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -101,6 +102,25 @@ def test_a_kernel_started_ahead_sees_the_folder_and_environment_of_when_it_runs(
         )
         assert pool.stats.taken_ahead == 1
     assert _stdout(nb).splitlines() == [str(work), "fresh None"]
+
+
+def test_a_kernel_started_before_pythonpath_changed_is_not_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, python3_kernel: str
+) -> None:
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    (extra / "mlops_lab_test_extra.py").write_text("WHERE = 'extra'\n")
+    notebook = _notebook(
+        tmp_path / "path.ipynb", "import mlops_lab_test_extra\nprint(mlops_lab_test_extra.WHERE)"
+    )
+    with kernels.KernelPool(ahead=1) as pool:
+        pool._refill("python3")
+        pool._waiting["python3"][0].result()  # started without the extra folder
+        paths = [str(extra), os.environ.get("PYTHONPATH", "")]
+        monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in paths if p))
+        nb = pool.execute_notebook(str(notebook), str(tmp_path / "o.ipynb"), progress_bar=False)
+        assert (pool.stats.stale, pool.stats.taken_ahead) == (1, 0)
+    assert _stdout(nb).split() == ["extra"]
 
 
 def test_no_kernel_process_is_left_after_the_pool_closes(
