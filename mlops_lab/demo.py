@@ -18,9 +18,12 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import InvalidArgumentError, MissingDependencyError
+
+if TYPE_CHECKING:
+    from .pipeline.kernels import KernelPool
 
 NOTEBOOKS = [
     "01-track-and-compare.ipynb",
@@ -56,24 +59,36 @@ def _check_dependencies() -> None:
             raise MissingDependencyError(module, extra, "the demo's model server")
 
 
-def execute(notebook: Path, output: Path, store_root: Path, cwd: Path) -> None:
+# The notebooks that run pipelines (promotion's verification, pipeline runs) in their
+# kernel: that kernel's own pool starts its first kernel before the first cell.
+RUNS_PIPELINES = {"03-promote-package-serve.ipynb", "04-continuous-training.ipynb"}
+WARM_SETUP = "__import__('mlops_lab.pipeline.kernels').pipeline.kernels.warm('python3')"
+
+
+def execute(
+    notebook: Path, output: Path, store_root: Path, cwd: Path, *, kernels: KernelPool | None = None
+) -> None:
     """Run one notebook with papermill in a kernel that records into ``store_root``.
 
     The kernel sees ``output`` as its notebook, so runs (and pipelines promoted from
     them) are rooted in ``cwd``, not in the installed package. The kernel is the
-    pipeline's (:mod:`mlops_lab.pipeline.kernel`): its own log lines stay quiet.
+    pipeline's (:mod:`mlops_lab.pipeline.kernel`): its own log lines stay quiet. It
+    comes from this process's pool of pre-started kernels, so the next notebook's
+    kernel starts while this one runs; a notebook that runs pipelines warms its own
+    pool before its first cell.
     """
-    from .pipeline.kernel import execute_notebook
+    from .pipeline.kernels import pool
 
     previous = {k: os.environ.get(k) for k in ("MLOPS_LAB_HOME", "MLOPS_LAB_NOTEBOOK")}
     os.environ["MLOPS_LAB_HOME"] = str(store_root)
     os.environ["MLOPS_LAB_NOTEBOOK"] = str(output)
     try:
-        execute_notebook(
+        (kernels or pool()).execute_notebook(
             str(notebook),
             str(output),
             kernel_name="python3",
             cwd=str(cwd),
+            setup=WARM_SETUP if notebook.name in RUNS_PIPELINES else "",
             progress_bar=False,
             log_output=False,
         )
@@ -221,6 +236,18 @@ def run_demo(directory: str | os.PathLike[str] = "mlops-lab-demo") -> int:
         if stale.exists():
             shutil.rmtree(stale)
     work.mkdir(parents=True)
+    from .pipeline.kernels import KernelPool
+
+    # One pool for the four notebooks: each one's kernel starts while the one before
+    # runs. It closes last, so the last kernel's exit is not waited for before the summary.
+    kernels = KernelPool(ahead=1)
+    try:
+        return _run(kernels, source, target, store_root, work)
+    finally:
+        kernels.close()
+
+
+def _run(kernels: KernelPool, source: Path, target: Path, store_root: Path, work: Path) -> int:
     started = time.perf_counter()
     cpu_started = _cpu_seconds()
     executed = []
@@ -228,8 +255,10 @@ def run_demo(directory: str | os.PathLike[str] = "mlops-lab-demo") -> int:
         print(f"[{i}/{len(NOTEBOOKS)}] executing {name}", flush=True)
         t0 = time.perf_counter()
         output = work / name
+        if i == len(NOTEBOOKS):
+            kernels.ahead = 0  # no notebook comes after the last one: start no kernel for it
         try:
-            execute(source / name, output, store_root, work)
+            execute(source / name, output, store_root, work, kernels=kernels)
         except Exception as exc:  # papermill's execution error: the failing cell, in short
             print(f"      {name} failed; the executed notebook is {output}", file=sys.stderr)
             print(str(exc).strip()[-3000:], file=sys.stderr)

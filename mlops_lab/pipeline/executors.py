@@ -12,6 +12,9 @@ It is created on first use with two entries:
 - ``"dask"``: a ``dask.distributed.Client`` connected to ``address`` (a
   scheduler such as ``tcp://host:8786``), or to a new ``LocalCluster``.
 
+Every worker of either keeps its own pool of pre-started kernels
+(:mod:`.kernels`), warmed as the worker starts and closed when it stops.
+
 ``register("mine", factory)`` adds another, and ``sweep(..., executor=obj)``
 takes an executor object (or a name) directly, so tests can hand in their own.
 """
@@ -29,28 +32,45 @@ Factory = Callable[..., tuple[Any, Callable[[], None] | None]]
 _registry: dict[str, Factory] | None = None
 
 
-def _processes(*, workers: int, address: str | None = None) -> tuple[Any, Callable[[], None]]:
+def _processes(
+    *, workers: int, address: str | None = None, kernel_name: str = "python3"
+) -> tuple[Any, Callable[[], None]]:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
+    from .kernels import warm
+
     # spawn: never fork a process that runs threads (a kernel, the metrics flusher).
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    # Each worker starts its first kernel as it starts, before its first task arrives.
+    pool = ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=warm,
+        initargs=(kernel_name,),
+    )
     return pool, lambda: pool.shutdown(wait=True)
 
 
-def _dask(*, workers: int, address: str | None = None) -> tuple[Any, Callable[[], None]]:
+def _dask(
+    *, workers: int, address: str | None = None, kernel_name: str = "python3"
+) -> tuple[Any, Callable[[], None]]:
     try:
         from dask.distributed import Client, LocalCluster
     except ImportError as exc:
         raise MissingDependencyError(
             "distributed", "dask", "a sweep on a Dask cluster (--dask)"
         ) from exc
+    from .kernels import dask_worker_plugin
+
     if address:
         client = Client(address)
+        client.register_plugin(dask_worker_plugin(kernel_name))
         return client, client.close
 
     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True)
     client = Client(cluster)
+    # Each worker keeps its own pool of started kernels; it closes with the worker.
+    client.register_plugin(dask_worker_plugin(kernel_name))
 
     def close() -> None:
         client.close()
@@ -97,13 +117,20 @@ def is_dask(executor: Any) -> bool:
 
 
 def open_executor(
-    executor: Any, *, workers: int, address: str | None = None
+    executor: Any, *, workers: int, address: str | None = None, kernel_name: str | None = None
 ) -> tuple[Any, Callable[[], None] | None]:
-    """``(executor, close)`` for a registry name or an executor object (left open)."""
+    """``(executor, close)`` for a registry name or an executor object (left open).
+
+    The built-in executors start ``kernel_name``'s kernels (default ``python3``) in
+    each worker as it starts (:mod:`.kernels`).
+    """
     if executor is None:
         executor = "dask" if address else "processes"
     if isinstance(executor, str):
-        return get(executor)(workers=workers, address=address)
+        factory = get(executor)
+        if kernel_name and factory in (_processes, _dask):
+            return factory(workers=workers, address=address, kernel_name=kernel_name)
+        return factory(workers=workers, address=address)
     if not callable(getattr(executor, "submit", None)):
         raise InvalidArgumentError(
             "executor: expected a name ("

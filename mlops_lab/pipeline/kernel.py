@@ -16,6 +16,10 @@ for a kernel that only this process talks to:
 
 Every other line a kernel writes still reaches stderr: real errors are not
 hidden.
+
+A Python kernel is taken from the process's pool of pre-started kernels
+(:mod:`.kernels`): one fresh kernel per notebook, started ahead, so the
+start is not on the notebook's critical path.
 """
 
 from __future__ import annotations
@@ -58,12 +62,25 @@ def kernel_config(socket_dir: str) -> Any:
     return config
 
 
-def execute_notebook(input_path: str, output_path: str, **kwargs: Any) -> Any:
+def execute_notebook(input_path: str, output_path: str, *, warm: bool = True, **kwargs: Any) -> Any:
     """``papermill.execute_notebook`` in a kernel from :func:`kernel_manager_class` over IPC.
 
-    Keyword arguments go to papermill (``parameters``, ``kernel_name``, ``cwd``, ...);
-    ``kernel_manager_class`` and ``config`` given there win.
+    Keyword arguments go to papermill (``parameters``, ``kernel_name``, ``cwd``, ...).
+    With ``warm`` (the default) a Python kernel comes from this process's pool of
+    pre-started kernels (:mod:`.kernels`): a fresh one per notebook, started ahead.
+    ``kernel_manager_class``, ``config`` or ``engine_name`` given here start the
+    kernel the ordinary way, and win.
     """
+    if warm and not {"kernel_manager_class", "config", "engine_name", "km"} & set(kwargs):
+        from . import kernels
+
+        name = kwargs.pop("kernel_name", None) or kernels.notebook_kernel_name(input_path)
+        if kernels.is_python(name):
+            return kernels.pool().execute_notebook(
+                input_path, output_path, kernel_name=name, **kwargs
+            )
+        kwargs["kernel_name"] = name
+
     import papermill
 
     # A short folder: a Unix socket path must stay under about 100 characters.

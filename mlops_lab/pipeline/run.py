@@ -83,7 +83,10 @@ def kernel_environment(**values: str) -> Iterator[None]:
 def papermill_execute(input_path: str, output_path: str, **kwargs: Any) -> Any:
     """The default notebook executor: ``papermill.execute_notebook`` in a quiet IPC kernel.
 
-    See :mod:`.kernel`: the kernel's own log lines stay out of the caller's output.
+    See :mod:`.kernel`: the kernel's own log lines stay out of the caller's output. The
+    kernel is a fresh one from this process's pool (:mod:`.kernels`), started while the
+    previous step or combination ran; the step's environment reaches it before its
+    first cell.
     """
     from .kernel import execute_notebook
 

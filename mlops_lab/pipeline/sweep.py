@@ -279,7 +279,10 @@ def sweep(
     sess.flush()
     store = sess.project.store
     pool, close = executors.open_executor(
-        executor, workers=workers or executors.default_workers(len(combos)), address=address
+        executor,
+        workers=workers or executors.default_workers(len(combos)),
+        address=address,
+        kernel_name=kernel_name or spec.kernel,
     )
     ship = not isinstance(pool, Executor)  # a cluster's workers may be on other machines
     champion = version_row(store, spec.name, "champion")

@@ -1,7 +1,8 @@
 """Promotion verifies itself: the new train notebook, run once, logs the run's metrics.
 
 :func:`verify` executes a promoted ``train.ipynb`` with papermill in a real
-kernel, with the pipeline's defaults (the promoted run's own parameters), against
+kernel (a fresh one from the process's pool of pre-started kernels, so the
+pipeline runs that usually follow a promotion find the next one started), with the pipeline's defaults (the promoted run's own parameters), against
 a throwaway store, so nothing is added to the project's store; then it compares
 every metric the run logged with the one the notebook logged, within ``rtol``.
 A notebook that fails raises :class:`~mlops_lab.errors.PromotionError` naming the
