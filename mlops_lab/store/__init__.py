@@ -6,7 +6,8 @@ entry point; :func:`find_root` finds the store like git finds its repository.
 
 from __future__ import annotations
 
+from .bulk import RunRows
 from .locate import find_root
 from .store import Store
 
-__all__ = ["Store", "find_root"]
+__all__ = ["RunRows", "Store", "find_root"]

@@ -275,6 +275,20 @@ class Connection:
         with self._lock:
             return self._retry(fetch)
 
+    def read_snapshot(self, queries: list[tuple[str, tuple | list | dict]]) -> list[list[tuple]]:
+        """The rows of several SELECTs, all read from one snapshot (one read transaction)."""
+
+        def fetch() -> list[list[tuple]]:
+            conn = self.raw
+            conn.execute("BEGIN")
+            try:
+                return [conn.execute(sql, params).fetchall() for sql, params in queries]
+            finally:
+                conn.execute("COMMIT")
+
+        with self._lock:
+            return self._retry(fetch)
+
     def read_one(self, sql: str, params: tuple | list | dict = ()) -> tuple | None:
         rows = self.read(sql, params)
         return rows[0] if rows else None

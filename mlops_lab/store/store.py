@@ -17,6 +17,7 @@ from typing import Any
 
 from ..errors import ParamConflictError, RunNotFoundError
 from .blobs import BlobStore
+from .bulk import RunRows, insert_runs
 from .connection import Connection
 from .locate import find_root
 from .summaries import refresh as refresh_summaries
@@ -134,6 +135,10 @@ class Store:
                 refresh_summaries(conn, [run_id], "tags_json")
 
         self.db.write(insert)
+
+    def insert_runs(self, runs: Iterable[RunRows]) -> int:
+        """Insert many finished runs in one transaction (see :mod:`.bulk`); how many."""
+        return insert_runs(self, runs)
 
     def update_run(self, run_id: str, **columns: Any) -> None:
         sets = ", ".join(f"{c} = ?" for c in columns)

@@ -1,0 +1,273 @@
+"""The runs table at scale: pyarrow-parsed summaries, unsorted reads, bulk inserts.
+
+Every frame is compared with the one the ``json`` module and
+``DataFrame.from_records`` give for the same store (:func:`reference_frame`,
+the way ``ml.runs()`` built its frame before), on real stores written through
+the tracking API: columns, dtypes and values must be the same.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+import uuid
+from typing import Any
+
+import pandas as pd
+import pytest
+
+import mlops_lab as ml
+from mlops_lab.errors import InvalidArgumentError
+from mlops_lab.store import RunRows, Store, query
+from mlops_lab.store.query import runs_frame, select_runs
+from mlops_lab.tracking.run import param_value
+
+
+def _reference_part(texts: list[str | None], prefix: str) -> pd.DataFrame:
+    from pandas.api.types import is_numeric_dtype
+
+    objects = json.loads("[" + ",".join([t or "{}" for t in texts]) + "]")
+    frame = pd.DataFrame.from_records(objects, nrows=len(objects)) if objects else pd.DataFrame()
+    frame = frame.reindex(columns=sorted(frame.columns))
+    if prefix == "metrics":
+        frame = frame.astype("float64")
+    else:
+        for col in frame.columns:
+            if not is_numeric_dtype(frame[col]):
+                values = frame[col].astype(object)
+                frame[col] = values.where(values.notna(), None)
+    frame.columns = [f"{prefix}.{c}" for c in frame.columns]
+    return frame
+
+
+def reference_frame(store: Store, **options: Any) -> pd.DataFrame:
+    """The runs frame built row by row from the JSON module's objects."""
+    sql, params = select_runs(store, **options)
+    sql = sql.replace(
+        "r.end_time, r.parent_id FROM",
+        "r.end_time, r.parent_id, r.params_json, r.metrics_json, r.tags_json FROM",
+        1,
+    )
+    rows = store.db.read(sql, params)
+    start = [r[4] for r in rows]
+    end = [r[5] for r in rows]
+    data: dict[str, Any] = {
+        "run_id": [r[0] for r in rows],
+        "name": [r[1] for r in rows],
+        "experiment": [r[2] for r in rows],
+        "status": [r[3] for r in rows],
+        "start_time": pd.to_datetime(pd.Series(start, dtype="float64"), unit="s", utc=True),
+        "end_time": pd.to_datetime(pd.Series(end, dtype="float64"), unit="s", utc=True),
+        "duration_s": [
+            (e - s) if e is not None and s is not None else math.nan
+            for s, e in zip(start, end, strict=True)
+        ],
+    }
+    frame = pd.DataFrame(data)
+    frame["parent_id"] = [r[6] for r in rows]
+    parts = [
+        _reference_part([r[i] for r in rows], p)
+        for i, p in ((7, "params"), (8, "metrics"), (9, "tags"))
+    ]
+    parts = [p for p in parts if len(p.columns)]
+    return pd.concat([frame, *parts], axis=1) if parts else frame
+
+
+def assert_same(store: Store, **options: Any) -> pd.DataFrame:
+    expected = reference_frame(store, **options)
+    got = runs_frame(store, **options)
+    assert list(got.columns) == list(expected.columns)
+    assert list(got.dtypes) == list(expected.dtypes)
+    pd.testing.assert_frame_equal(got, expected)
+    return got
+
+
+OPTIONS = [
+    {},
+    {"limit": 3},
+    {"filter": "metrics.acc > 0.5", "order_by": "metrics.acc desc"},
+    {"order_by": ["params.lr", "start_time"]},
+    {"experiment": "other"},
+    {"filter": "tags.team = 'vision'", "order_by": "params.C"},
+]
+
+
+def _mixed_runs(*, with_nan: bool) -> None:
+    """Runs whose params and tags cover every kind of column, some keys missing."""
+    runs: list[tuple[str, str, dict[str, Any], dict[str, float], dict[str, str]]] = [
+        (
+            "a",
+            "default",
+            {"lr": 0.1, "C": 1, "model": "rf", "flag": True, "opt": None},
+            {"acc": 0.9, "loss": 0.3},
+            {"team": "vision"},
+        ),
+        (
+            "b",
+            "default",
+            {"lr": 0.01, "C": 10, "model": "gbm", "flag": False, "only_b": "x"},
+            {"acc": 0.7},
+            {"team": "nlp", "note": "ünïcode ✓"},
+        ),
+        (
+            "c",
+            "other",
+            {"lr": 1e-5, "C": 3, "flag": True, "depth": 2**70, "mixed": "text"},
+            {"acc": 0.2, "loss": float("inf")},
+            {},
+        ),
+        (
+            "d",
+            "default",
+            {"lr": 2.0, "model": "lr", "mixed": 0.5, "when": "2026-11-01"},
+            {"acc": 1.0, "loss": -float("inf")},
+            {"team": "vision"},
+        ),
+        ("e", "other", {"C": 7, "grid": [1, 2, 3], "cfg": {"k": 1}}, {}, {"team": ""}),
+    ]
+    if with_nan:
+        runs.append(("f", "default", {"lr": float("nan"), "C": 2}, {"acc": float("nan")}, {}))
+    for name, experiment, params, metrics, tags in runs:
+        with ml.start_run(name, experiment=experiment, tags=tags):
+            ml.log_params(params)
+            if metrics:
+                ml.log_metrics(metrics)
+    with ml.start_run("no-values"):
+        pass
+    with ml.start_run("child-parent"), ml.start_run("child", parent=True):
+        ml.log_metric("acc", 0.55)
+
+
+@pytest.mark.parametrize("with_nan", [False, True])
+@pytest.mark.parametrize("options", OPTIONS)
+def test_mixed_store_same_frame_as_json_records(
+    store: Store, with_nan: bool, options: dict[str, Any]
+) -> None:
+    _mixed_runs(with_nan=with_nan)
+    frame = assert_same(store, **options)
+    assert len(frame) > 0
+
+
+def test_plain_columns_are_parsed_by_pyarrow_and_others_fall_back(store: Store) -> None:
+    """Numbers, text and booleans take the pyarrow path; NaN, lists and dates do not."""
+    for i in range(5):
+        with ml.start_run(f"r{i}", tags={"team": "x" if i % 2 else "y"}):
+            ml.log_params({"lr": 0.1 * i, "C": i, "model": f"m{i}", "flag": i % 2 == 0})
+            ml.log_metrics({"acc": i / 10, "inf": float("inf")})
+    rows = store.db.read(
+        "SELECT CAST(params_json AS BLOB), CAST(metrics_json AS BLOB), "
+        "CAST(tags_json AS BLOB) FROM runs"
+    )
+    params, metrics, tags = (list(c) for c in zip(*rows, strict=True))
+    fast = query._arrow_columns(params, "params")
+    assert fast is not None
+    assert {k: str(v.dtype) for k, v in fast.items()} == {
+        "params.C": "int64",
+        "params.flag": "bool",
+        "params.lr": "float64",
+        "params.model": "object",
+    }
+    assert query._arrow_columns(tags, "tags") is not None
+    assert query._arrow_columns(metrics, "metrics") is None  # Infinity is not JSON
+    dated = [b'{"when":"2026-11-01"}', b'{"when":"2026-11-02"}']
+    assert query._arrow_columns(dated, "params") is None  # pyarrow would make timestamps
+    assert query._summary_columns(dated, "params")["params.when"].tolist() == [
+        "2026-11-01",
+        "2026-11-02",
+    ]
+    assert query._arrow_columns([b'{"g":[1,2]}'], "params") is None
+    assert_same(store)
+
+
+def test_runs_written_meanwhile_do_not_break_the_order(store: Store) -> None:
+    """Ids and rows are read from one snapshot: a frame is always in its order, complete."""
+    for i in range(20):
+        with ml.start_run(f"r{i}"):
+            ml.log_metric("acc", i / 20)
+    frame = runs_frame(store, order_by="metrics.acc desc")
+    assert frame["name"].tolist() == [f"r{i}" for i in reversed(range(20))]
+    assert frame["metrics.acc"].is_monotonic_decreasing
+
+
+def _records(n: int, exp: int) -> list[tuple[dict[str, Any], dict[str, Any], list, dict]]:
+    base = time.time() - 1000
+    out = []
+    for i in range(n):
+        start = base + i
+        record = {
+            "run_id": uuid.uuid4().hex,
+            "name": f"run-{i}",
+            "experiment_id": exp,
+            "status": "running",
+            "start_time": start,
+            "heartbeat": start,
+            "source_type": "script",
+        }
+        params = {"p": i, "f": i / 3, "s": f"v{i % 3}", "b": i % 2 == 0}
+        if i % 4 == 0:
+            params["rare"] = "yes"
+        metrics = [("acc", i / 10, 0, start + 0.1), ("acc", i / 5, 1, start + 0.2)]
+        if i == 3:
+            metrics.append(("loss", float("nan"), 0, start + 0.3))
+        out.append((record, params, metrics, {"team": "x" if i % 2 else "y"}))
+    return out
+
+
+def _decoded(rows: list[tuple], json_at: list[int]) -> list[tuple]:
+    return [tuple(json.loads(v) if i in json_at else v for i, v in enumerate(r)) for r in rows]
+
+
+def test_insert_runs_writes_what_the_run_by_run_calls_write(tmp_path) -> None:
+    """Same runs through insert_runs and through create_run/log_params/end_run: same tables."""
+    one, bulk = Store(tmp_path / "one"), Store(tmp_path / "bulk")
+    exp_one, exp_bulk = one.experiment_id("bench"), bulk.experiment_id("bench")
+    assert exp_one == exp_bulk
+    runs = _records(12, exp_one)
+    batch = []
+    for record, params, metrics, tags in runs:
+        items = [(k, *param_value(k, v)) for k, v in params.items()]
+        one.create_run(record, tags)
+        one.log_params(record["run_id"], items)
+        end = record["start_time"] + 1
+        one.end_run(record["run_id"], "finished", end, [(record["run_id"], *m) for m in metrics])
+        finished = {**record, "status": "finished", "end_time": end, "heartbeat": end}
+        batch.append(RunRows(finished, items, metrics, tags))
+    assert bulk.insert_runs(batch) == 12
+    for table, order in (
+        ("runs", "run_id"),
+        ("params", "run_id, key"),
+        ("metrics", "run_id, key, step"),
+        ("latest_metrics", "run_id, key"),
+        ("tags", "run_id, key"),
+    ):
+        sql = f"SELECT * FROM {table} ORDER BY {order}"
+        got, expected = bulk.db.read(sql), one.db.read(sql)
+        if table == "runs":  # summary objects: same values, key order may differ
+            cols = [d[1] for d in bulk.db.read("PRAGMA table_info(runs)")]
+            json_at = [cols.index(c) for c in ("params_json", "metrics_json", "tags_json")]
+
+            got, expected = _decoded(got, json_at), _decoded(expected, json_at)
+        assert repr(got) == repr(expected), table  # repr: NaN equals NaN
+    pd.testing.assert_frame_equal(runs_frame(bulk), runs_frame(one))
+    assert_same(bulk)
+    assert_same(bulk, filter="metrics.acc > 1", order_by="params.f desc")
+
+
+def test_insert_runs_refuses_bad_batches_and_writes_nothing(tmp_path) -> None:
+    store = Store(tmp_path / "s")
+    exp = store.experiment_id("e")
+    ((record, *_rest),) = _records(1, exp)
+    store.insert_runs([RunRows(record)])
+    with pytest.raises(InvalidArgumentError, match="already in"):
+        store.insert_runs([RunRows({**record, "run_id": "fresh"}), RunRows(record)])
+    with pytest.raises(InvalidArgumentError, match="no column 'colour'"):
+        store.insert_runs([RunRows({**record, "run_id": "x", "colour": "red"})])
+    with pytest.raises(InvalidArgumentError, match="has columns"):
+        store.insert_runs([RunRows({**record, "run_id": "y"}), RunRows({"run_id": "z"})])
+    with pytest.raises(InvalidArgumentError, match="param 'a' twice"):
+        store.insert_runs(
+            [RunRows({**record, "run_id": "w"}, [("a", "1", "int"), ("a", "2", "int")])]
+        )
+    assert [r[0] for r in store.db.read("SELECT run_id FROM runs")] == [record["run_id"]]
+    assert store.insert_runs([]) == 0
