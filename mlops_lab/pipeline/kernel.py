@@ -24,9 +24,10 @@ start is not on the notebook's critical path.
 
 from __future__ import annotations
 
-import os
 import tempfile
 from typing import Any
+
+from .kernels import kernel_config
 
 _manager_class: type | None = None
 
@@ -48,18 +49,6 @@ def kernel_manager_class() -> type:
 
         _manager_class = PipelineKernelManager
     return _manager_class
-
-
-def kernel_config(socket_dir: str) -> Any:
-    """The traitlets config of a kernel listening on Unix sockets in ``socket_dir``."""
-    from traitlets.config import Config
-
-    config = Config()
-    if os.name != "nt":
-        config.KernelManager.transport = "ipc"
-        # An absolute path: the kernel (in the notebook's cwd) and this process must agree.
-        config.KernelManager.ip = os.path.join(socket_dir, "kernel")
-    return config
 
 
 def execute_notebook(input_path: str, output_path: str, *, warm: bool = True, **kwargs: Any) -> Any:

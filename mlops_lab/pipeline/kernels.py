@@ -52,6 +52,19 @@ EPILOGUE = (
     " and m._session.shutdown())(__import__('sys').modules.get('mlops_lab.tracking.session'))"
 )
 
+
+def kernel_config(socket_dir: str) -> Any:
+    """The traitlets config of a kernel listening on Unix sockets in ``socket_dir``."""
+    from traitlets.config import Config
+
+    config = Config()
+    if os.name != "nt":
+        config.KernelManager.transport = "ipc"
+        # An absolute path: the kernel (in the notebook's cwd) and this process must agree.
+        config.KernelManager.ip = os.path.join(socket_dir, "kernel")
+    return config
+
+
 _manager_class: type | None = None
 _engine_registered = False
 
@@ -211,8 +224,6 @@ class KernelPool:
     # -- kernels ------------------------------------------------------------------------
 
     def _start(self, name: str, *, ahead: bool) -> WarmKernel:
-        from .kernel import kernel_config
-
         sockets = tempfile.mkdtemp(prefix="mlops-kernel-")
         km = manager_class()(kernel_name=name, config=kernel_config(sockets))
         env = _environ()

@@ -162,7 +162,7 @@ def _interrupts_seen_at_shutdown(manager_class: type, tmp_path: Path) -> list[st
     import asyncio
     import time
 
-    from mlops_lab.pipeline.kernel import kernel_config
+    from mlops_lab.pipeline.kernels import kernel_config
 
     record = tmp_path / f"{manager_class.__name__}.log"
 
