@@ -13,7 +13,8 @@ text comes from:
   pipeline table the same way;
 - ``bench:tracking``: the figure table of ``RESULTS.md`` (``bench_tracking.py``);
 - ``bench:serve``: the server and figure tables of ``RESULTS_serve.md``
-  (``bench_serve.py``).
+  (``bench_serve.py``);
+- ``bench:pipeline``: the table of ``RESULTS_pipeline.md`` (``bench_pipeline.py``).
 
 A README block with no results file yet says so in one line; a results block
 with no place in the README is an error.
@@ -110,10 +111,43 @@ def serve(results: str) -> str:
     return "\n".join([HEADER.format(peer="`mlflow models serve` (bare FastAPI: last row)"), *out])
 
 
+def _seconds(cell: str) -> float:
+    return float(_median(cell).split()[0])
+
+
+def pipeline(results: str) -> str:
+    """RESULTS_pipeline.md's figures: wall time (overhead beyond the cells' own time)."""
+    rows = {cells[0]: cells for cells in _table(results, "what")[1:] if len(cells) >= 4}
+    out = []
+    for what, label, target in [
+        ("single run", "pipeline run, wall (overhead beyond the cells)", None),
+        ("sweep 16 on 2 workers", "sweep of 16 on 2 workers, wall (overhead a combination)", 0.5),
+    ]:
+        bare = next((r for k, r in rows.items() if k.startswith(what) and "bare" in k), None)
+        ours = next((r for k, r in rows.items() if k.startswith(what) and "bare" not in k), None)
+        if bare is None or ours is None:
+            raise ResultsError(f"no {what!r} rows in the table")
+        overhead = _seconds(ours[2])
+        if target is not None and overhead > target:
+            label = f"{label} (target <= {target:.2f} s overhead: not met)"
+        ratio = ours[3].split(" (", 1)[0]
+        out.append(
+            f"| {label} | {_seconds(bare[1]):.2f} s ({_seconds(bare[2]):.2f} s) "
+            f"| {_seconds(ours[1]):.2f} s ({overhead:.2f} s) | {ratio} |"
+        )
+    demo = next((r for k, r in rows.items() if "demo" in k), None)
+    if demo is not None:
+        wall = _seconds(demo[1])
+        label = "`mlops-lab demo`, wall" + (" (target <= 30 s: not met)" if wall > 30 else "")
+        out.append(f"| {label} | - | {wall:.1f} s | - |")
+    return "\n".join([HEADER.format(peer="bare `papermill.execute_notebook`"), *out])
+
+
 # name -> (results file, how its README block is made when the file holds none)
 DERIVED: dict[str, tuple[str, Callable[[str], str]]] = {
     "tracking": ("RESULTS.md", tracking),
     "serve": ("RESULTS_serve.md", serve),
+    "pipeline": ("RESULTS_pipeline.md", pipeline),
 }
 
 

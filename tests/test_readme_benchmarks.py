@@ -69,7 +69,9 @@ def test_each_block_comes_from_its_results_file(name: str) -> None:
 
 
 def test_check_fails_on_a_hand_edit(tmp_path: Path) -> None:
-    root = _copy(tmp_path, "RESULTS.md", "RESULTS_data.md", "RESULTS_serve.md")
+    root = _copy(
+        tmp_path, "RESULTS.md", "RESULTS_data.md", "RESULTS_serve.md", "RESULTS_pipeline.md"
+    )
     assert readme_table.main(["--check"], root) == 0
     readme = root / "README.md"
     readme.write_text(readme.read_text().replace("| ratio |", "| ratio (hand edited) |", 1))
@@ -100,6 +102,7 @@ def test_a_new_results_file_fills_its_block(tmp_path: Path) -> None:
     """The generic way: a results file with a bench:NAME table fills the README's block."""
     root = _copy(tmp_path, "RESULTS.md", "RESULTS_data.md", "RESULTS_serve.md")
     readme = root / "README.md"
+    assert readme_table.main([], root) == 0  # without its file, the block says so
     assert "*No figures yet: `benchmarks/RESULTS_pipeline.md` is not written" in _block(
         readme.read_text(), "pipeline"
     )
@@ -142,3 +145,13 @@ def test_a_results_file_without_its_figures(tmp_path: Path, capsys) -> None:
     text = (root / "README.md").read_text()
     assert "`benchmarks/RESULTS_data.md` holds no such table" in _block(text, "data")
     assert "`benchmarks/RESULTS_serve.md` is not written" in _block(text, "serve")
+
+
+def test_the_pipeline_block_is_made_from_the_pipeline_table() -> None:
+    results = (ROOT / "benchmarks" / "RESULTS_pipeline.md").read_text()
+    body = _block(README, "pipeline")
+    assert body.rstrip("\n") == readme_table.pipeline(results)
+    single = readme_table._table(results, "what")[2]  # ml.run_pipeline's row
+    assert f"({readme_table._seconds(single[2]):.2f} s)" in body.splitlines()[2]
+    with pytest.raises(readme_table.ResultsError, match="single run"):
+        readme_table.pipeline("| what | wall | overhead | ratio |\n|---|---|---|---|\n")
