@@ -847,7 +847,7 @@ def _track(project: Project) -> None:
         with _hooks_lock:
             if not _hooks_installed:
                 _hooks_installed = True
-                atexit.register(_shutdown)
+                atexit.register(close_all_projects)
                 _install_excepthook()
 
 
@@ -855,8 +855,9 @@ def _untrack(project: Project) -> None:
     _live.discard(project)
 
 
-def _shutdown() -> None:
-    """Interpreter exit: every open project writes its buffer and closes its open runs."""
+def close_all_projects() -> None:
+    """Every open project writes its buffer and closes its open runs (interpreter exit, and
+    a pipeline kernel after its last cell)."""
     for project in list(_live):
         try:
             project.close("finished")

@@ -44,12 +44,12 @@ AHEAD_ENV_VAR = "MLOPS_LAB_KERNELS_AHEAD"
 ENGINE = "mlops-lab-warm"
 # What nbclient passes to a kernel it starts itself: IPython history in memory only.
 KERNEL_ARGUMENTS = ("--HistoryManager.hist_file=:memory:",)
-# Run silently after the last cell: what mlops-lab's session writes at a kernel's exit
+# Run silently after the last cell: what mlops-lab's projects write at a kernel's exit
 # (buffered metrics, runs left open, the git dirty flag), written now; at the exit it
 # finds nothing left to do.
 EPILOGUE = (
-    "(lambda m: m is not None and getattr(m, '_session', None) is not None"
-    " and m._session.shutdown())(__import__('sys').modules.get('mlops_lab.tracking.session'))"
+    "(lambda m: m is not None and m.close_all_projects())"
+    "(__import__('sys').modules.get('mlops_lab.project'))"
 )
 
 

@@ -261,3 +261,27 @@ def test_the_pool_refuses_a_bad_ahead(monkeypatch: pytest.MonkeyPatch) -> None:
         kernels.KernelPool()
     monkeypatch.setenv(kernels.AHEAD_ENV_VAR, "0")
     assert kernels.KernelPool().ahead == 0
+
+
+def test_what_a_notebook_left_buffered_is_in_the_store_when_the_call_returns(
+    tmp_path: Path, python3_kernel: str
+) -> None:
+    store = tmp_path / "store"
+    notebook = _notebook(
+        tmp_path / "open.ipynb",
+        "import mlops_lab as ml\n"
+        "run = ml.start_run('left-open')\n"
+        "for step in range(50):\n"
+        "    ml.log_metric('loss', 1 / (step + 1), step=step)",  # never ended, never flushed
+    )
+    os.environ["MLOPS_LAB_HOME"] = str(store)
+    try:
+        with kernels.KernelPool(ahead=0) as pool:
+            pool.execute_notebook(str(notebook), str(tmp_path / "out.ipynb"), progress_bar=False)
+            # The kernel is still shutting down in the background; its run is complete already.
+            with ml.Project(store) as project:
+                run = project.get_run("left-open")
+                assert run.status == "finished"
+                assert len(run.metric_history("loss")) == 50
+    finally:
+        del os.environ["MLOPS_LAB_HOME"]
