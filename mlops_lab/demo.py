@@ -211,17 +211,17 @@ def write_comparison(store_root: Path, path: Path) -> Path:
     """A self-contained HTML page comparing the tracked sweep of notebook 1."""
     from .comparison.api import compare
     from .project import set_default_root
-    from .tracking import session as session_module
+    from .project import reset_default
 
     set_default_root(str(store_root))
-    session_module.reset()
+    reset_default()
     try:
         compare(
             filter="tags.sweep = 'demo'", experiment=BEST_EXPERIMENT, metric=BEST_METRIC
         ).to_html(str(path))
     finally:
         set_default_root(None)
-        session_module.reset()
+        reset_default()
     return path
 
 

@@ -32,9 +32,9 @@ def _evaluation(args: argparse.Namespace) -> dict[str, Any] | None:
 
 def _promote(args: argparse.Namespace, inv: Invocation) -> Any:
     from ..pipeline.promote import promote
-    from ..tracking.session import session
+    from ..project import default_project
 
-    if session().adopted:
+    if default_project().adopted:
         return None
     return promote(
         args.run,

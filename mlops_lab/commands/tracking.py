@@ -45,22 +45,22 @@ def _start(args: argparse.Namespace, inv: Invocation) -> Any:
 
 
 def _started(run: Any, args: argparse.Namespace) -> None:
-    from ..tracking.session import session
+    from ..project import default_project
 
-    if session().is_adopted(run):
+    if default_project().is_adopted(run):
         print(f"using run {run.run_id[:8]} ({run.name}), the pipeline step's run")
     else:
         print(f"started run {run.run_id[:8]} ({run.name}) in {run.store.root}")
 
 
 def _end(args: argparse.Namespace, inv: Invocation) -> tuple[Any, bool]:
+    from ..project import default_project
     from ..tracking import api
-    from ..tracking.session import session
 
     run = api.active_run()
     if run is None:
         raise NoActiveRunError("%mlops end: no run is open")
-    adopted = session().is_adopted(run)
+    adopted = default_project().is_adopted(run)
     api.end_run(args.status)
     return run, adopted
 

@@ -110,10 +110,10 @@ def _adopt_pipeline_run() -> None:
     """In a pipeline step's kernel, the step's run is the active run from the first cell."""
     import os
 
-    from ..tracking.session import RUN_ID_ENV_VAR, session
+    from ..project import RUN_ID_ENV_VAR, default_project
 
     if os.environ.get(RUN_ID_ENV_VAR):
-        session().start_run(None, experiment=None, tags=None, parent=None)
+        default_project().start_run()
 
 
 def unload(ipython: Any) -> None:

@@ -11,7 +11,7 @@
   datasets the run read) go into one cell tagged ``parameters`` (papermill's
   convention). The code is not rewritten to open or end runs: inside the
   pipeline's kernel, ``start_run`` adopts the step's run and ``end_run`` leaves
-  it to the pipeline (see :mod:`mlops_lab.tracking.session`).
+  it to the pipeline (see :mod:`mlops_lab.project`).
 - ``pipeline.json``: steps validate / train / evaluate / gate / register,
   the typed parameters with their defaults, and the gate rule.
 - ``schema.json``: the schema of the run's training data (when it logged one).
@@ -499,12 +499,12 @@ def promote(
         is not a Python name. After writing: the notebook failed its
         verification (names the cell and the error, or the metric that differs).
     """
+    from ..project import default_project
     from ..tracking.api import get_run
-    from ..tracking.session import session
 
     _check_options(name, evaluation, metric, otherwise)
     folder = Path(out_dir) / name
-    if session().adopted and (folder / "pipeline.json").is_file():
+    if default_project().adopted and (folder / "pipeline.json").is_file():
         return PipelineSpec.load(folder)  # inside a pipeline step: already promoted
     target = get_run(run)
     model = _model_artifact(target, name, metric, mode)

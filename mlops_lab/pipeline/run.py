@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import MlopsLabError, PipelineStepError
-from ..tracking.session import RUN_ID_ENV_VAR
+from ..project import RUN_ID_ENV_VAR
 from .fair_gate import FairScore
 from .gate import GateDecision, current_champion, decide
 from .progress import Progress
@@ -137,12 +137,10 @@ class _Runner:
     def __init__(
         self, spec: PipelineSpec, params: dict[str, Any], store: Store, project: Project
     ) -> None:
-        from ..tracking.session import Session
-
         self.spec = spec
         self.params = params
         self.store = store
-        self.sess = Session(project)
+        self.project = project
         self.pipe: Run | None = None
         self.result: PipelineResult | None = None
         self.fair: FairScore | None = None
@@ -173,7 +171,7 @@ class _Runner:
         from ..tracking.api import log_params
 
         source = {"source_type": "pipeline", "source_path": str(self.spec.folder)}
-        self.pipe = self.sess.start_run(
+        self.pipe = self.project.start_run(
             self.spec.name,
             experiment=self.spec.experiment,
             tags={**(tags or {}), "mlops.pipeline": self.spec.name, "mlops.kind": "pipeline"},
@@ -189,7 +187,7 @@ class _Runner:
     @contextmanager
     def step(self, name: str) -> Iterator[Run]:
         assert self.pipe is not None and self.result is not None
-        run = self.sess.start_run(
+        run = self.project.start_run(
             name,
             experiment=self.spec.experiment,
             tags={"mlops.pipeline": self.spec.name, "mlops.step": name},
@@ -200,10 +198,10 @@ class _Runner:
         try:
             yield run
         except BaseException:
-            self.sess.end_run(run, "failed")
+            self.project.end_run(run=run, status="failed")
             self.result.steps[name] = "failed"
             raise
-        self.sess.end_run(run, "finished")
+        self.project.end_run(run=run, status="finished")
         self.result.steps.setdefault(name, "finished")
 
     def fail(self, step: str, error: str, **context: Any) -> PipelineStepError:
@@ -230,7 +228,7 @@ class _Runner:
                 path = self.spec.workdir_path / path
             try:
                 report = validate(
-                    str(path), self.spec.folder / schema, record=True, project=self.sess.project
+                    str(path), self.spec.folder / schema, record=True, project=self.project
                 )
             except MlopsLabError as exc:
                 raise self.fail("validate", f"{data}={self.params[data]!r}: {exc}") from exc
@@ -244,7 +242,7 @@ class _Runner:
         assert self.pipe is not None and self.result is not None
         notebook = self.spec.folder / conf.get("notebook", self.spec.notebook)
         # The train run exists before the kernel starts; the notebook adopts it by id.
-        train_run = self.sess.start_run(
+        train_run = self.project.start_run(
             f"{self.spec.name}-train",
             experiment=self.spec.experiment,
             tags={"mlops.pipeline": self.spec.name, "mlops.step": "train"},
@@ -281,7 +279,9 @@ class _Runner:
                 except Exception as exc:  # papermill's execution error, a dead kernel...
                     error = exc
                     message = notebook_error(exc, output)  # before the output is removed
-            self.sess.end_run(train_run, "failed" if error else "finished", release=True)
+            self.project.end_run(
+                run=train_run, status="failed" if error else "finished", release=True
+            )
             if output.exists():
                 digest, size = self.store.blobs.put_file(output)
                 for run_id in {train_run.run_id, self.pipe.run_id}:
@@ -434,9 +434,8 @@ def run_pipeline(
     project = project or default_project()
     store = project.store
     runner = _Runner(spec, values, store, project)
-    sess = runner.sess
-    saved = list(sess.stack)
-    sess.stack.clear()  # the pipeline run is a top-level run even if a notebook run is open
+    saved = list(project.stack)
+    project.stack.clear()  # the pipeline run is a top-level run even if a notebook run is open
     bar = _progress(spec, progress)
     holdout_dir = tempfile.TemporaryDirectory(prefix="mlops-holdout-")
     try:
@@ -472,11 +471,11 @@ def run_pipeline(
             pipe.set_tag("mlops.failed_step", exc.step)
             raise
         finally:
-            sess.end_run(pipe, status)
+            project.end_run(status, run=pipe)
     finally:
         bar.close()
         holdout_dir.cleanup()
-        sess.stack[:0] = saved
+        project.stack[:0] = saved
     assert runner.result is not None
     return runner.result
 

@@ -268,16 +268,15 @@ def sweep(
 
     from ..project import default_project
     from ..store.merge import version_row
-    from ..tracking.session import Session
 
     spec = PipelineSpec.load(find(name, pipelines_dir))
     combos = combinations(spec, grid)
     keys = list(grid)
     if workers is not None and (not isinstance(workers, int) or workers < 1):
         raise InvalidArgumentError(f"workers: expected a number >= 1, got {workers!r}")
-    sess = Session(project or default_project())
-    sess.flush()
-    store = sess.project.store
+    project = project or default_project()
+    project.flush()
+    store = project.store
     pool, close = executors.open_executor(
         executor,
         workers=workers or executors.default_workers(len(combos)),
@@ -287,9 +286,9 @@ def sweep(
     ship = not isinstance(pool, Executor)  # a cluster's workers may be on other machines
     champion = version_row(store, spec.name, "champion")
     gate = spec.gate
-    saved = list(sess.stack)
-    sess.stack.clear()
-    parent = sess.start_run(
+    saved = list(project.stack)
+    project.stack.clear()
+    parent = project.start_run(
         f"{spec.name}-sweep",
         experiment=spec.experiment,
         tags={
@@ -324,8 +323,8 @@ def sweep(
         parent.log_metric("sweep.failed", len(result.failed))
         status = "finished" if not result.failed else "failed"
     finally:
-        sess.end_run(parent, status)
-        sess.stack[:0] = saved
+        project.end_run(status, run=parent)
+        project.stack[:0] = saved
         if close is not None:
             close()
     return result

@@ -79,20 +79,20 @@ def verify(
     PromotionError
         The notebook failed (names the cell and the error), or a metric differs.
     """
+    from ..project import RUN_ID_ENV_VAR, default_project
     from ..store import Store
-    from ..tracking.session import RUN_ID_ENV_VAR, session
     from .kernel import execute_notebook
     from .run import kernel_environment
 
     started = time.monotonic()
     expected = run.metrics
-    sess = session()
+    project = default_project()
     with tempfile.TemporaryDirectory(prefix="mlops-verify-") as tmp:
         store = Store(Path(tmp) / ".mlops")
-        saved = list(sess.stack)
-        sess.stack.clear()  # a top-level run in the throwaway store, even inside an open run
+        saved = list(project.stack)
+        project.stack.clear()  # a top-level run in the throwaway store, even inside an open run
         try:
-            check = sess.start_run(
+            check = project.start_run(
                 f"{spec.name}-verify",
                 experiment=spec.experiment,
                 tags={"mlops.pipeline": spec.name, "mlops.step": "verify"},
@@ -119,10 +119,10 @@ def verify(
                     )
                 except Exception as exc:  # papermill's execution error, a dead kernel...
                     error = exc
-            sess.end_run(check, "failed" if error else "finished", release=True)
+            project.end_run("failed" if error else "finished", run=check, release=True)
             got = store.latest_metrics(check.run_id)
         finally:
-            sess.stack[:] = saved
+            project.stack[:] = saved
     if error is not None:
         where = getattr(error, "exec_count", None)
         source = (getattr(error, "source", "") or "").strip()
