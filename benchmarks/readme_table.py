@@ -121,7 +121,7 @@ def pipeline(results: str) -> str:
     out = []
     for what, label, target in [
         ("single run", "pipeline run, wall (overhead beyond the cells)", None),
-        ("sweep 16 on 2 workers", "sweep of 16 on 2 workers, wall (overhead a combination)", 0.5),
+        ("sweep 16 on 2 workers", "sweep of 16 on 2 workers, wall (overhead per combination)", 0.5),
     ]:
         bare = next((r for k, r in rows.items() if k.startswith(what) and "bare" in k), None)
         ours = next((r for k, r in rows.items() if k.startswith(what) and "bare" not in k), None)
