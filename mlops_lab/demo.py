@@ -210,8 +210,7 @@ def summarize(store_root: Path, work: Path) -> Summary:
 def write_comparison(store_root: Path, path: Path) -> Path:
     """A self-contained HTML page comparing the tracked sweep of notebook 1."""
     from .comparison.api import compare
-    from .project import set_default_root
-    from .project import reset_default
+    from .project import reset_default, set_default_root
 
     set_default_root(str(store_root))
     reset_default()

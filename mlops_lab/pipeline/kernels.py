@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import InvalidArgumentError, PipelineError
+from . import forking
 
 AHEAD_ENV_VAR = "MLOPS_LAB_KERNELS_AHEAD"
 ENGINE = "mlops-lab-warm"
@@ -90,6 +91,30 @@ def manager_class() -> type:
                     return
                 await super()._async_interrupt_kernel()
 
+            async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
+                # A Python kernel is forked from the pool's template when it has one.
+                template_for: Any = getattr(self, "template_for", None)
+                python = forking.python_of(kernel_cmd) if template_for is not None else None
+                template = template_for(python) if python is not None else None
+                if template is not None:
+                    cwd = str(kw.get("cwd") or os.getcwd())
+                    env = dict(kw.get("env") or os.environ)
+                    if not kw.get("independent"):
+                        env["JPY_PARENT_PID"] = str(os.getpid())  # as jupyter_client's launcher
+                    try:
+                        process = template.fork(kernel_cmd, env, cwd)
+                    except (OSError, ValueError, PipelineError):
+                        process = None  # start it the ordinary way
+                    if process is not None:
+                        provisioner: Any = self.provisioner
+                        provisioner.process = process
+                        provisioner.pid = provisioner.pgid = process.pid
+                        provisioner.cwd = cwd
+                        self._reconcile_connection_info(provisioner.connection_info)
+                        self.forked = True
+                        return
+                await super()._async_launch_kernel(kernel_cmd, **kw)
+
             async def _async_finish_shutdown(
                 self,
                 waittime: float | None = None,
@@ -128,6 +153,7 @@ class WarmKernel:
     sockets: str
     spec_env: frozenset[str] = frozenset()
     stopped: bool = False
+    forked: bool = False  # forked from the pool's template (see :mod:`.forking`)
 
     def alive(self) -> bool:
         try:
@@ -140,8 +166,14 @@ class WarmKernel:
         return getattr(process, "returncode", None)
 
     def stale(self) -> bool:
-        """Whether a ``PYTHON*`` variable changed since it started (read only at start)."""
+        """Whether a ``PYTHON*`` variable changed since it started (read only at start).
+
+        For a forked kernel, whose modules the template imported, any variable but
+        mlops-lab's per-run ones.
+        """
         now = _environ()
+        if self.forked:
+            return forking.import_environment(now) != forking.import_environment(self.env)
         keys = {k for k in (*now, *self.env) if k.startswith("PYTHON")}
         return any(now.get(k) != self.env.get(k) for k in keys)
 
@@ -168,6 +200,8 @@ class PoolStats:
     shut_down: int = 0  # kernels stopped (used ones, and unused ones at close)
     dead: int = 0  # kernels found dead (during an execution or before one)
     stale: int = 0  # kernels started ahead with PYTHON* variables that changed since
+    forked: int = 0  # kernels forked from a template rather than started from scratch
+    templates: int = 0  # template processes started
     by_name: dict[str, int] = field(default_factory=dict)  # started per kernel name
 
 
@@ -220,12 +254,18 @@ class KernelPool:
         self._stopping: set[Future[None]] = set()
         self.wait = wait
         self._closed = False
+        self.fork = forking.enabled()
+        self._templates: dict[str, forking.KernelTemplate] = {}
+        self._template_lock = threading.Lock()
+        self._argv: dict[str, list[str]] = {}  # kernel name: its spec's command
 
     # -- kernels ------------------------------------------------------------------------
 
     def _start(self, name: str, *, ahead: bool) -> WarmKernel:
         sockets = tempfile.mkdtemp(prefix="mlops-kernel-")
         km = manager_class()(kernel_name=name, config=kernel_config(sockets))
+        if self.fork:
+            km.template_for = self._template_for
         env = _environ()
         try:
             spec_env = frozenset((km.kernel_spec.env or {}).keys())
@@ -236,9 +276,10 @@ class KernelPool:
         except BaseException:
             shutil.rmtree(sockets, ignore_errors=True)
             raise
-        kernel = WarmKernel(name, km, env, sockets, spec_env)
+        kernel = WarmKernel(name, km, env, sockets, spec_env, forked=bool(getattr(km, "forked", 0)))
         with self._lock:
             self.stats.started += 1
+            self.stats.forked += int(kernel.forked)
             self.stats.started_ahead += int(ahead)
             self.stats.by_name[name] = self.stats.by_name.get(name, 0) + 1
             self._live[id(kernel)] = kernel
@@ -270,6 +311,59 @@ class KernelPool:
         """Kernels this pool started that have not been stopped (taken or waiting)."""
         with self._lock:
             return len(self._live)
+
+    def _template_for(self, python: str) -> forking.KernelTemplate | None:
+        """The live template for ``python`` (started, or replaced when stale), or None."""
+        with self._template_lock:
+            if self._closed:
+                return None
+            template = self._templates.get(python)
+            if template is not None and (not template.alive() or template.stale()):
+                template.close()
+                shutil.rmtree(os.path.dirname(template.socket_path), ignore_errors=True)
+                template = None
+            if template is None:
+                folder = tempfile.mkdtemp(prefix="mlops-template-")
+                try:
+                    template = forking.KernelTemplate(
+                        python, folder, start_timeout=self.start_timeout
+                    )
+                except (OSError, PipelineError):
+                    shutil.rmtree(folder, ignore_errors=True)
+                    self.fork = False  # start kernels the ordinary way from now on
+                    return None
+                self._templates[python] = template
+                with self._lock:
+                    self.stats.templates += 1
+            return template
+
+    def _preload(self, name: str, notebook: Any, cwd: str) -> None:
+        """Have ``name``'s template import what ``notebook`` imports first (in the background)."""
+        if not self.fork:
+            return
+        if name not in self._argv:
+            self._argv[name] = kernel_argv(name)
+        python = forking.python_of(self._argv[name])
+        modules = forking.leading_imports(notebook, cwd)
+        if python is None or not modules:
+            return
+
+        def preload() -> None:
+            template = self._template_for(python)
+            if template is not None:
+                try:
+                    template.preload(modules)
+                except (OSError, PipelineError):
+                    pass
+
+        with self._lock:
+            if self._closed:
+                return
+            if self._starter is None:
+                self._starter = ThreadPoolExecutor(
+                    max_workers=max(1, self.ahead), thread_name_prefix="mlops-kernel-start"
+                )
+            self._starter.submit(preload)
 
     def take(self, name: str = "python3") -> WarmKernel:
         """A kernel that has run nothing yet; the next one starts in the background."""
@@ -386,10 +480,14 @@ class KernelPool:
         from nbclient.exceptions import DeadKernelError
 
         _register_engine()
-        name = kernel_name or notebook_kernel_name(input_path)
+        notebook = read_notebook(input_path)
+        name = kernel_name or notebook_kernel_name(notebook)
+        folder = os.path.abspath(cwd) if cwd else os.getcwd()
+        if notebook is not None:
+            self._preload(name, notebook, folder)
         kernel = self.take(name)
         try:
-            prelude = kernel.prelude(os.path.abspath(cwd) if cwd else os.getcwd())
+            prelude = kernel.prelude(folder)
             if setup:
                 prelude += "\n" + setup
             try:
@@ -434,6 +532,12 @@ class KernelPool:
             kernels = list(self._live.values())
         for kernel in kernels:
             self._stop(kernel, now=True)
+        with self._template_lock:
+            templates = list(self._templates.values())
+            self._templates.clear()
+        for template in templates:
+            template.close()
+            shutil.rmtree(os.path.dirname(template.socket_path), ignore_errors=True)
 
     def __enter__(self) -> KernelPool:
         return self
@@ -442,15 +546,33 @@ class KernelPool:
         self.close()
 
 
-def notebook_kernel_name(path: str) -> str:
-    """The kernel a notebook names in its metadata (``python3`` when it names none)."""
+def read_notebook(path: str) -> Any:
+    """The notebook at ``path`` (nbformat 4), or None when it cannot be read."""
     import nbformat
 
     try:
-        nb = nbformat.read(path, as_version=4)
+        return nbformat.read(path, as_version=4)
     except Exception:  # papermill reports an unreadable notebook itself
+        return None
+
+
+def notebook_kernel_name(notebook: Any) -> str:
+    """The kernel a notebook (or the notebook at a path) names (``python3`` when it names none)."""
+    if isinstance(notebook, (str, os.PathLike)):
+        notebook = read_notebook(os.fspath(notebook))
+    if notebook is None:
         return "python3"
-    return str(nb.metadata.get("kernelspec", {}).get("name") or "python3")
+    return str(notebook.metadata.get("kernelspec", {}).get("name") or "python3")
+
+
+def kernel_argv(name: str) -> list[str]:
+    """The command of kernel ``name``'s spec (empty when there is no such kernel)."""
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        return list(KernelSpecManager().get_kernel_spec(name).argv)
+    except NoSuchKernel:
+        return []
 
 
 def is_python(name: str) -> bool:

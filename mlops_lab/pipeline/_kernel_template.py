@@ -1,0 +1,196 @@
+"""The kernel template process: imports a Python kernel once, forks one kernel per request.
+
+Run by :mod:`.forking` as a script (``python _kernel_template.py SOCKET``), never
+imported by mlops-lab itself: the process holds only what a kernel would import
+as it starts (ipykernel, IPython) and the modules a notebook imports first, all
+imported and never used. It listens on the Unix socket ``SOCKET`` for one
+request per connection, a JSON object on one line:
+
+- ``{"op": "preload", "modules": [...]}``: import these modules (those that fail
+  to import are skipped and reported); the reply lists those now imported;
+- ``{"op": "fork", "argv": [...], "env": {...}, "cwd": "..."}``, with the
+  kernel's stdin, stdout and stderr passed as file descriptors: fork a child
+  that becomes ``python -m ipykernel_launcher ARGV`` in ``cwd`` with exactly
+  ``env`` as its environment, in a session of its own; the reply is its pid.
+
+The template reaps its children and writes each one's exit status to
+``SOCKET.PID.exit`` (a negative number for a signal, as ``subprocess`` does).
+It exits when the process that started it is gone, or on SIGTERM.
+
+The template runs no notebook code, so every kernel forked from it starts from
+the same untouched state: nothing one notebook does reaches another.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+MAX_REQUEST = 4 << 20  # bytes: a request carries the kernel's whole environment
+
+
+def _exit_status(status: int) -> int:
+    if os.WIFSIGNALED(status):
+        return -os.WTERMSIG(status)
+    return os.WEXITSTATUS(status)
+
+
+def _reaper(socket_path: str) -> Any:
+    def reap(signum: int, frame: Any) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            try:
+                Path(f"{socket_path}.{pid}.exit").write_text(str(_exit_status(status)))
+            except OSError:
+                pass
+
+    return reap
+
+
+def _read_request(conn: socket.socket) -> tuple[dict[str, Any], list[int]]:
+    data = b""
+    fds: list[int] = []
+    while not data.endswith(b"\n"):
+        chunk, more_fds, _flags, _addr = socket.recv_fds(conn, 1 << 16, 3)
+        fds += more_fds
+        if not chunk:
+            break
+        data += chunk
+        if len(data) > MAX_REQUEST:
+            raise ValueError("request too large")
+    return json.loads(data), fds
+
+
+def _reply(conn: socket.socket, message: dict[str, Any]) -> None:
+    conn.sendall(json.dumps(message).encode() + b"\n")
+
+
+def _preload(modules: list[str]) -> list[str]:
+    import importlib
+
+    loaded = []
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except BaseException:  # a module that cannot import here is imported by the kernel
+            continue
+        loaded.append(name)
+    return loaded
+
+
+def _become_kernel(argv: list[str], env: dict[str, str], cwd: str, fds: list[int]) -> None:
+    """In the forked child: the kernel ``python -m ipykernel_launcher ARGV`` would start."""
+    code = 1
+    try:
+        for signum in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        os.setsid()
+        for target, fd in zip((0, 1, 2), fds, strict=True):
+            os.dup2(fd, target)
+            os.close(fd)
+        os.chdir(cwd)
+        os.environ.clear()
+        os.environ.update(env)
+        numpy = sys.modules.get("numpy")
+        if numpy is not None:  # its global generator was seeded once, in the template
+            numpy.random.seed()
+        import ipykernel_launcher
+        from ipykernel import kernelapp
+
+        if env.get("JPY_PARENT_PID", "").isdigit():
+            # ipykernel reads it as its module is imported, which was in the template.
+            argv = [*argv, f"--IPKernelApp.parent_handle={env['JPY_PARENT_PID']}"]
+        sys.argv = [ipykernel_launcher.__file__, *argv]
+        try:
+            kernelapp.launch_new_instance(argv=argv)
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        try:
+            import atexit
+
+            atexit._run_exitfuncs()
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
+
+
+def _handle(conn: socket.socket, server: socket.socket) -> None:
+    request, fds = _read_request(conn)
+    op = request.get("op")
+    if op == "preload":
+        for fd in fds:
+            os.close(fd)
+        _reply(conn, {"loaded": _preload(list(request.get("modules", [])))})
+        return
+    if op != "fork" or len(fds) != 3:
+        for fd in fds:
+            os.close(fd)
+        _reply(conn, {"error": f"unknown request {op!r} or missing descriptors"})
+        return
+    with warnings.catch_warnings():
+        # Python 3.12+ warns when a process with threads forks; the template's only
+        # threads are BLAS pools, which shut themselves down around a fork.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:
+        server.close()
+        conn.close()
+        _become_kernel(list(request["argv"]), dict(request["env"]), str(request["cwd"]), fds)
+    for fd in fds:
+        os.close(fd)
+    _reply(conn, {"pid": pid})
+
+
+def main(socket_path: str) -> None:
+    # Like ipykernel_launcher: this script's folder is not a place to import from.
+    if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
+        del sys.path[0]
+    parent = os.getppid()
+    signal.signal(signal.SIGCHLD, _reaper(socket_path))
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    import ipykernel.kernelapp  # noqa: F401  (what every kernel imports first)
+
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(socket_path + ".tmp")
+    server.listen(8)
+    os.rename(socket_path + ".tmp", socket_path)  # present only once it listens
+    server.settimeout(1.0)
+    while True:
+        try:
+            conn, _ = server.accept()
+        except TimeoutError:
+            if os.getppid() != parent:
+                return
+            continue
+        conn.settimeout(None)
+        with conn:
+            try:
+                _handle(conn, server)
+            except (OSError, ValueError) as exc:
+                try:
+                    _reply(conn, {"error": str(exc)})
+                except OSError:
+                    pass
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

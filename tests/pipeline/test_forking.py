@@ -1,0 +1,233 @@
+"""Forked kernels: what a notebook imports first, the template, and what each fork sees.
+
+The kernel tests run real notebooks in kernels forked from a real template
+process; assertions are on what the notebooks printed and on the pool's own
+counters, never on timings.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import nbformat
+import psutil
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+from mlops_lab.errors import InvalidArgumentError
+from mlops_lab.pipeline import forking, kernels
+
+
+def _nb(*cells: str, parameters: str | None = "x = 0") -> nbformat.NotebookNode:
+    head = [new_code_cell(parameters, metadata={"tags": ["parameters"]})] if parameters else []
+    nb = new_notebook(cells=head + [new_code_cell(c) for c in cells])
+    nb.metadata.kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    return nb
+
+
+def _write(path: Path, *cells: str, parameters: str | None = "x = 0") -> Path:
+    nbformat.write(_nb(*cells, parameters=parameters), path)
+    return path
+
+
+def _stdout(nb, index: int = -1) -> str:
+    return "".join(o.get("text", "") for o in nb.cells[index].outputs if o.get("name") == "stdout")
+
+
+# -- leading imports (no kernel) -----------------------------------------------------------------
+
+
+def test_the_imports_a_notebook_starts_with_are_read_in_order(tmp_path: Path) -> None:
+    nb = _nb(
+        "%load_ext mlops_lab\nimport mlops_lab as ml\n\nfrom __future__ import annotations",
+        "import numpy as np, json\nfrom sklearn.linear_model import LogisticRegression",
+        "import pandas as pd\nX = 1\nimport scipy",
+        "import yaml",
+    )
+    assert forking.leading_imports(nb, tmp_path) == (
+        "mlops_lab",
+        "numpy",
+        "json",
+        "sklearn.linear_model",
+        "pandas",
+    )
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        "%env OMP_NUM_THREADS=1\nimport numpy",  # a magic may change what an import does
+        "!pip install numpy\nimport numpy",
+        "import os\nos.environ['OMP_NUM_THREADS'] = '1'\nimport numpy",
+        "try:\n    import numpy\nexcept ImportError:\n    pass",
+        "from . import local",
+        "import numpy as np\ndef f(:",  # not Python: nothing is taken from it
+    ],
+)
+def test_the_list_stops_at_the_first_statement_that_is_not_an_import(
+    tmp_path: Path, first: str
+) -> None:
+    taken = forking.leading_imports(_nb(first, "import pandas"), tmp_path)
+    assert "numpy" not in taken[1:] and "pandas" not in taken
+    assert taken in {(), ("os",)}
+
+
+def test_a_parameters_cell_is_passed_over_only_when_it_binds_literals(tmp_path: Path) -> None:
+    literal = _nb("import json", parameters="C = 1.0\nname: str = 'a'\nsizes = [1, 2]")
+    assert forking.leading_imports(literal, tmp_path) == ("json",)
+    computed = _nb("import json", parameters="import os\nC = float(os.environ['C'])")
+    assert forking.leading_imports(computed, tmp_path) == ("os",)
+
+
+def test_a_module_the_notebooks_folder_could_shadow_is_not_taken(tmp_path: Path) -> None:
+    (tmp_path / "features.py").write_text("X = 1\n")
+    (tmp_path / "helpers").mkdir()
+    nb = _nb("import json\nimport features\nimport numpy")
+    assert forking.leading_imports(nb, tmp_path) == ("json",)
+    nb = _nb("from helpers.io import read\nimport numpy")
+    assert forking.leading_imports(nb, tmp_path) == ()
+
+
+def test_fork_is_turned_off_by_its_variable_and_a_bad_value_is_named(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(forking.FORK_ENV_VAR, "0")
+    assert not forking.enabled()
+    assert not kernels.KernelPool(ahead=0).fork
+    monkeypatch.setenv(forking.FORK_ENV_VAR, "sometimes")
+    with pytest.raises(InvalidArgumentError, match="MLOPS_LAB_KERNEL_FORK='sometimes'"):
+        forking.enabled()
+
+
+def test_only_an_ipykernel_launcher_command_is_forked() -> None:
+    import sys
+
+    assert forking.python_of(["python", "-m", "ipykernel_launcher", "-f", "c.json"]) == (
+        sys.executable
+    )
+    assert forking.python_of(["/opt/py/bin/python", "-m", "ipykernel_launcher"]) == (
+        "/opt/py/bin/python"
+    )
+    assert forking.python_of(["python", "-m", "other_kernel", "-f", "c.json"]) is None
+    assert forking.python_of(["R", "--slave"]) is None
+
+
+# -- forked kernels ------------------------------------------------------------------------------
+
+
+@pytest.mark.kernel
+def test_forked_kernels_share_the_imports_and_nothing_else(
+    tmp_path: Path, python3_kernel: str
+) -> None:
+    notebook = _write(
+        tmp_path / "fork.ipynb",
+        "import json\nimport numpy as np",
+        "import os, sys\n"
+        "print(int(hasattr(json, 'mlops_leak')), int('LEAK' in globals()),"
+        " os.environ.get('MLOPS_LAB_TEST_STEP'), os.getcwd(), np.random.randint(2**31))\n"
+        "json.mlops_leak = LEAK = 1\n"
+        "os.environ['MLOPS_LAB_TEST_LEAK'] = '1'",
+    )
+    work = tmp_path / "work"
+    work.mkdir()
+    seen = []
+    with kernels.KernelPool(ahead=1) as pool:
+        for step in ("a", "b", "c"):
+            os.environ["MLOPS_LAB_TEST_STEP"] = step
+            try:
+                nb = pool.execute_notebook(
+                    str(notebook), str(tmp_path / f"out-{step}.ipynb"), cwd=str(work)
+                )
+            finally:
+                os.environ.pop("MLOPS_LAB_TEST_STEP", None)
+            seen.append(_stdout(nb).split())
+        stats = pool.stats
+    assert stats.forked == stats.started >= 3 and stats.templates == 1
+    # No attribute, global or variable from the notebook before; each its own step and folder.
+    assert [s[:4] for s in seen] == [["0", "0", step, str(work)] for step in "abc"]
+    # NumPy's global generator is seeded again in every fork: three different draws.
+    assert len({s[4] for s in seen}) == 3
+    assert "MLOPS_LAB_TEST_LEAK" not in os.environ
+
+
+@pytest.mark.kernel
+def test_a_changed_variable_replaces_the_template(tmp_path: Path, python3_kernel: str) -> None:
+    notebook = _write(
+        tmp_path / "env.ipynb", "import os\nprint(os.environ.get('TEST_TEMPLATE_VAR'))"
+    )
+    with kernels.KernelPool(ahead=0) as pool:
+        os.environ["TEST_TEMPLATE_VAR"] = "one"
+        try:
+            first = pool.execute_notebook(str(notebook), str(tmp_path / "1.ipynb"))
+            os.environ["TEST_TEMPLATE_VAR"] = "two"
+            second = pool.execute_notebook(str(notebook), str(tmp_path / "2.ipynb"))
+        finally:
+            os.environ.pop("TEST_TEMPLATE_VAR", None)
+        assert (pool.stats.templates, pool.stats.forked) == (2, 2)
+    assert (_stdout(first).strip(), _stdout(second).strip()) == ("one", "two")
+
+
+@pytest.mark.kernel
+def test_a_killed_forked_kernel_reports_its_signal_and_nothing_is_left_running(
+    tmp_path: Path, python3_kernel: str
+) -> None:
+    from nbclient.exceptions import DeadKernelError
+
+    dies = _write(
+        tmp_path / "dies.ipynb", "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"
+    )
+    fine = _write(tmp_path / "fine.ipynb", "print('alive')")
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    with kernels.KernelPool(ahead=1) as pool:
+        with pytest.raises(DeadKernelError, match=r"dies\.ipynb died \(exit code -9\)"):
+            pool.execute_notebook(str(dies), str(tmp_path / "out-dies.ipynb"))
+        assert _stdout(pool.execute_notebook(str(fine), str(tmp_path / "out.ipynb"))) == "alive\n"
+        template = next(iter(pool._templates.values()))
+        assert pool.stats.forked >= 2
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        left = {p.pid for p in psutil.Process().children(recursive=True)} - before
+        left = {pid for pid in left if psutil.pid_exists(pid)}
+        if not left:
+            break
+        time.sleep(0.1)
+    assert not left
+    assert template.process.poll() is not None
+
+
+@pytest.mark.kernel
+def test_a_dead_template_is_replaced(tmp_path: Path, python3_kernel: str) -> None:
+    notebook = _write(tmp_path / "n.ipynb", "print('ok')")
+    with kernels.KernelPool(ahead=0) as pool:
+        pool.execute_notebook(str(notebook), str(tmp_path / "1.ipynb"))
+        template = next(iter(pool._templates.values()))
+        os.kill(template.process.pid, signal.SIGKILL)
+        template.process.wait()
+        nb = pool.execute_notebook(str(notebook), str(tmp_path / "2.ipynb"))
+        assert (pool.stats.templates, pool.stats.forked) == (2, 2)
+    assert _stdout(nb) == "ok\n"
+
+
+@pytest.mark.kernel
+def test_a_cell_timeout_interrupts_a_forked_kernel(tmp_path: Path, python3_kernel: str) -> None:
+    import papermill
+
+    notebook = _write(
+        tmp_path / "slow.ipynb",
+        "import time\ntry:\n    time.sleep(60)\nexcept KeyboardInterrupt:\n    print('interrupted')\n    raise",
+    )
+    with kernels.KernelPool(ahead=0) as pool:
+        with pytest.raises((papermill.PapermillExecutionError, TimeoutError)) as caught:
+            pool.execute_notebook(
+                str(notebook),
+                str(tmp_path / "out.ipynb"),
+                execution_timeout=3,
+                interrupt_on_timeout=True,
+            )
+        assert pool.stats.forked == 1
+    # The interrupt reached the forked kernel: its cell saw KeyboardInterrupt.
+    assert "interrupted" in _stdout(nbformat.read(tmp_path / "out.ipynb", as_version=4))
+    assert caught.value is not None
