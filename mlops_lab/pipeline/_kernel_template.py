@@ -6,8 +6,11 @@ as it starts (ipykernel, IPython) and the modules a notebook imports first, all
 imported and never used. It listens on the Unix socket ``SOCKET`` for one
 request per connection, a JSON object on one line:
 
-- ``{"op": "preload", "modules": [...]}``: import these modules (those that fail
-  to import are skipped and reported); the reply lists those now imported;
+- ``{"op": "info"}``: the template's pid, interpreter and the environment it
+  started with;
+- ``{"op": "preload", "modules": [...], "calls": [...]}``: import these modules
+  (those that fail to import are skipped), then call each ``module:function``
+  of ``calls``; the reply lists the modules now imported;
 - ``{"op": "fork", "argv": [...], "env": {...}, "cwd": "..."}``, with the
   kernel's stdin, stdout and stderr passed as file descriptors: fork a child
   that becomes ``python -m ipykernel_launcher ARGV`` in ``cwd`` with exactly
@@ -76,7 +79,8 @@ def _reply(conn: socket.socket, message: dict[str, Any]) -> None:
     conn.sendall(json.dumps(message).encode() + b"\n")
 
 
-def _preload(modules: list[str]) -> list[str]:
+def _preload(modules: list[str], calls: list[str]) -> list[str]:
+    """Import ``modules``, then call each ``module:function`` of ``calls`` (caches they fill)."""
     import importlib
 
     loaded = []
@@ -86,6 +90,12 @@ def _preload(modules: list[str]) -> list[str]:
         except BaseException:  # a module that cannot import here is imported by the kernel
             continue
         loaded.append(name)
+    for call in calls:
+        module, _, function = call.partition(":")
+        try:
+            getattr(importlib.import_module(module), function)()
+        except BaseException:
+            continue
     return loaded
 
 
@@ -133,13 +143,19 @@ def _become_kernel(argv: list[str], env: dict[str, str], cwd: str, fds: list[int
             os._exit(code)
 
 
-def _handle(conn: socket.socket, server: socket.socket) -> None:
+def _handle(conn: socket.socket, server: socket.socket, started_env: dict[str, str]) -> None:
     request, fds = _read_request(conn)
     op = request.get("op")
+    if op == "info":
+        for fd in fds:
+            os.close(fd)
+        _reply(conn, {"pid": os.getpid(), "python": sys.executable, "env": started_env})
+        return
     if op == "preload":
         for fd in fds:
             os.close(fd)
-        _reply(conn, {"loaded": _preload(list(request.get("modules", [])))})
+        loaded = _preload(list(request.get("modules", [])), list(request.get("calls", [])))
+        _reply(conn, {"loaded": loaded})
         return
     if op != "fork" or len(fds) != 3:
         for fd in fds:
@@ -165,8 +181,13 @@ def main(socket_path: str) -> None:
     if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
         del sys.path[0]
     parent = os.getppid()
+    started_env = dict(os.environ)
     signal.signal(signal.SIGCHLD, _reaper(socket_path))
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if not os.environ.get("MPLBACKEND"):
+        # What ipykernel sets before a notebook's first import: matplotlib, imported here,
+        # picks the inline backend as it would in the kernel.
+        os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
     import ipykernel.kernelapp  # noqa: F401  (what every kernel imports first)
 
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -184,7 +205,7 @@ def main(socket_path: str) -> None:
         conn.settimeout(None)
         with conn:
             try:
-                _handle(conn, server)
+                _handle(conn, server, started_env)
             except (OSError, ValueError) as exc:
                 try:
                     _reply(conn, {"error": str(exc)})

@@ -53,12 +53,40 @@ from typing import Any
 from ..errors import InvalidArgumentError, PipelineError
 
 FORK_ENV_VAR = "MLOPS_LAB_KERNEL_FORK"
+# Set in each forked kernel: its template's socket, which a pool in that kernel (a
+# notebook that runs pipelines) forks its own kernels from rather than start another.
+TEMPLATE_ENV_VAR = "MLOPS_LAB_KERNEL_TEMPLATE"
+# What jupyter_client and ipykernel set in every kernel's environment as it starts.
+KERNEL_SET = frozenset(
+    {
+        "TERM",
+        "CLICOLOR",
+        "FORCE_COLOR",
+        "CLICOLOR_FORCE",
+        "PAGER",
+        "GIT_PAGER",
+        "MPLBACKEND",
+        "PYDEVD_USE_FRAME_EVAL",
+    }
+)
 SCRIPT = Path(__file__).with_name("_kernel_template.py")
 # Variables that change from one execution to the next and that nothing reads at import.
 PER_RUN_PREFIXES = ("MLOPS_LAB_", "JPY_")
 LAUNCHER = ("-m", "ipykernel_launcher")
 # Magics that change nothing an import depends on.
 TRANSPARENT_LINES = frozenset({"%load_ext mlops_lab"})
+# What a kernel that imports mlops_lab imports later (its lazily loaded parts), and the
+# caches it fills on its first run, done once in the template.
+COMPANIONS = {
+    "mlops_lab": (
+        "mlops_lab.magics",
+        "mlops_lab.tracking.models",
+        "skops.io",
+        "papermill",
+        "mlops_lab.pipeline.kernels",
+    ),
+}
+WARM_CALLS = {"mlops_lab": ("mlops_lab.tracking.capture:environment",)}
 
 
 def enabled() -> bool:
@@ -74,6 +102,15 @@ def enabled() -> bool:
 def import_environment(env: Mapping[str, str]) -> dict[str, str]:
     """The part of ``env`` a module could read as it is imported (all but per-run variables)."""
     return {k: v for k, v in env.items() if not k.startswith(PER_RUN_PREFIXES)}
+
+
+def same_imports(template_env: Mapping[str, str], env: Mapping[str, str]) -> bool:
+    """Whether a kernel whose environment is ``env`` may use a template started with
+    ``template_env`` (what ipykernel sets in a kernel aside)."""
+    theirs, ours = import_environment(template_env), import_environment(env)
+    return {k: v for k, v in theirs.items() if k not in KERNEL_SET} == {
+        k: v for k, v in ours.items() if k not in KERNEL_SET
+    }
 
 
 # -- which imports a notebook starts with ---------------------------------------------------
@@ -237,13 +274,16 @@ class KernelTemplate:
         Seconds to wait for the template to listen.
     """
 
+    owned = True  # started (and stopped) by this process, or attached to (see attach)
+
     def __init__(self, python: str, folder: str, *, start_timeout: float = 60) -> None:
         self.python = python
         self.socket_path = os.path.join(folder, "template")
         self.env = dict(os.environ)
         self.preloaded: set[str] = set()
         self._lock = threading.Lock()
-        self.process = subprocess.Popen(
+        self.pid = 0
+        self.process: subprocess.Popen[bytes] | None = subprocess.Popen(
             [python, str(SCRIPT), self.socket_path],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
@@ -254,6 +294,7 @@ class KernelTemplate:
         deadline = time.monotonic() + start_timeout
         while not os.path.exists(self.socket_path):
             if self.process.poll() is not None:
+                self.process.wait()
                 raise PipelineError(
                     f"the kernel template ({python}) exited with code "
                     f"{self.process.returncode} before it listened"
@@ -264,12 +305,39 @@ class KernelTemplate:
                     f"the kernel template ({python}) did not start in {start_timeout:g} s"
                 )
             time.sleep(0.01)
+        self.pid = self.process.pid
+
+    @classmethod
+    def attach(cls, socket_path: str, python: str) -> KernelTemplate | None:
+        """The template listening at ``socket_path`` (another process's), when this
+        process's kernels may be forked from it: same interpreter, same environment
+        (:func:`same_imports`). None otherwise, or when it does not answer."""
+        template = cls.__new__(cls)
+        template.python, template.socket_path = python, socket_path
+        template.preloaded, template._lock = set(), threading.Lock()
+        template.process, template.owned = None, False
+        try:
+            info = template._request({"op": "info"})
+        except (OSError, ValueError, PipelineError):
+            return None
+        template.pid, template.env = int(info["pid"]), dict(info["env"])
+        if info["python"] != python or not same_imports(template.env, os.environ):
+            return None
+        return template
 
     def alive(self) -> bool:
-        return self.process.poll() is None
+        if self.process is not None:
+            return self.process.poll() is None
+        try:
+            os.kill(self.pid, 0)
+        except OSError:
+            return False
+        return True
 
     def stale(self) -> bool:
         """Whether this process's environment changed since (per-run variables aside)."""
+        if not self.owned:
+            return not same_imports(self.env, os.environ)
         return import_environment(os.environ) != import_environment(self.env)
 
     def accepts(self, argv: list[str]) -> bool:
@@ -296,11 +364,17 @@ class KernelTemplate:
         return reply
 
     def preload(self, modules: tuple[str, ...] | list[str]) -> None:
-        """Import ``modules`` in the template (once each), for the kernels forked after."""
-        wanted = [m for m in modules if m not in self.preloaded]
+        """Import ``modules`` in the template (once each), for the kernels forked after.
+
+        A module of :data:`COMPANIONS` brings the modules a kernel importing it loads
+        later, and the calls of :data:`WARM_CALLS` that fill its caches.
+        """
+        expanded = [c for m in modules for c in (m, *COMPANIONS.get(m, ()))]
+        wanted = [m for m in dict.fromkeys(expanded) if m not in self.preloaded]
+        calls = [c for m in wanted for c in WARM_CALLS.get(m, ())]
         if wanted:
             self.preloaded.update(wanted)  # a module that fails is not asked for again
-            self._request({"op": "preload", "modules": wanted})
+            self._request({"op": "preload", "modules": wanted, "calls": calls})
 
     def fork(self, argv: list[str], env: Mapping[str, str], cwd: str) -> ForkedProcess:
         """A kernel ``python -m ipykernel_launcher argv[3:]`` forked from the template."""
@@ -314,8 +388,11 @@ class KernelTemplate:
         return ForkedProcess(pid, Path(f"{self.socket_path}.{pid}.exit"))
 
     def close(self) -> None:
-        """Stop the template (the kernels forked from it are stopped by their managers)."""
-        if self.process.poll() is None:
+        """Stop the template (the kernels forked from it are stopped by their managers).
+
+        A template attached to is left running: its owner stops it.
+        """
+        if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
                 self.process.wait(5)

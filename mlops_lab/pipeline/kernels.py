@@ -101,6 +101,7 @@ def manager_class() -> type:
                     env = dict(kw.get("env") or os.environ)
                     if not kw.get("independent"):
                         env["JPY_PARENT_PID"] = str(os.getpid())  # as jupyter_client's launcher
+                    env[forking.TEMPLATE_ENV_VAR] = template.socket_path
                     try:
                         process = template.fork(kernel_cmd, env, cwd)
                     except (OSError, ValueError, PipelineError):
@@ -202,6 +203,7 @@ class PoolStats:
     stale: int = 0  # kernels started ahead with PYTHON* variables that changed since
     forked: int = 0  # kernels forked from a template rather than started from scratch
     templates: int = 0  # template processes started
+    attached: int = 0  # templates of another process (this one's kernel's) forked from
     by_name: dict[str, int] = field(default_factory=dict)  # started per kernel name
 
 
@@ -320,8 +322,19 @@ class KernelPool:
             template = self._templates.get(python)
             if template is not None and (not template.alive() or template.stale()):
                 template.close()
-                shutil.rmtree(os.path.dirname(template.socket_path), ignore_errors=True)
+                if template.owned:
+                    shutil.rmtree(os.path.dirname(template.socket_path), ignore_errors=True)
                 template = None
+            if template is None and os.environ.get(forking.TEMPLATE_ENV_VAR):
+                # In a kernel forked from another pool's template: fork from it too.
+                template = forking.KernelTemplate.attach(
+                    os.environ[forking.TEMPLATE_ENV_VAR], python
+                )
+                if template is not None:
+                    self._templates[python] = template
+                    with self._lock:
+                        self.stats.attached += 1
+                    return template
             if template is None:
                 folder = tempfile.mkdtemp(prefix="mlops-template-")
                 try:
@@ -337,10 +350,24 @@ class KernelPool:
                     self.stats.templates += 1
             return template
 
-    def _preload(self, name: str, notebook: Any, cwd: str) -> None:
-        """Have ``name``'s template import what ``notebook`` imports first (in the background)."""
+    def preload(
+        self, notebook: Any, cwd: str, name: str | None = None, *, wait: bool = False
+    ) -> None:
+        """Have the template import what ``notebook`` imports first, in the background.
+
+        ``notebook`` is a path or an ``nbformat`` notebook, to be run in folder ``cwd``
+        with kernel ``name`` (by default the one it names); with ``wait``, return once
+        the template has imported them. :meth:`execute_notebook` does this for its
+        notebook; call it ahead for notebooks that run later. Nothing happens when
+        kernels are not forked (see :mod:`.forking`).
+        """
         if not self.fork:
             return
+        if isinstance(notebook, (str, os.PathLike)):
+            notebook = read_notebook(os.fspath(notebook))
+            if notebook is None:
+                return
+        name = name or notebook_kernel_name(notebook)
         if name not in self._argv:
             self._argv[name] = kernel_argv(name)
         python = forking.python_of(self._argv[name])
@@ -356,6 +383,9 @@ class KernelPool:
                 except (OSError, PipelineError):
                     pass
 
+        if wait:
+            preload()
+            return
         with self._lock:
             if self._closed:
                 return
@@ -484,7 +514,9 @@ class KernelPool:
         name = kernel_name or notebook_kernel_name(notebook)
         folder = os.path.abspath(cwd) if cwd else os.getcwd()
         if notebook is not None:
-            self._preload(name, notebook, folder)
+            # With no kernel started ahead, the one started now is forked after the
+            # template has imported the notebook's modules, instead of importing them itself.
+            self.preload(notebook, folder, name, wait=not self.waiting(name))
         kernel = self.take(name)
         try:
             prelude = kernel.prelude(folder)
@@ -537,7 +569,8 @@ class KernelPool:
             self._templates.clear()
         for template in templates:
             template.close()
-            shutil.rmtree(os.path.dirname(template.socket_path), ignore_errors=True)
+            if template.owned:
+                shutil.rmtree(os.path.dirname(template.socket_path), ignore_errors=True)
 
     def __enter__(self) -> KernelPool:
         return self

@@ -34,8 +34,16 @@ _env_cache: tuple[tuple, dict[str, Any]] | None = None
 
 
 def _site_dirs_key() -> tuple:
+    """The folders packages are installed in, with their modification times.
+
+    The working folder (``''`` on a kernel's ``sys.path``) is left out: its time
+    changes with every file a notebook writes, and installed packages record
+    their metadata in site-packages (an editable install too).
+    """
     key = []
     for entry in sys.path:
+        if entry in ("", "."):
+            continue
         try:
             key.append((entry, os.stat(entry or ".").st_mtime_ns))
         except OSError:

@@ -231,3 +231,41 @@ def test_a_cell_timeout_interrupts_a_forked_kernel(tmp_path: Path, python3_kerne
     # The interrupt reached the forked kernel: its cell saw KeyboardInterrupt.
     assert "interrupted" in _stdout(nbformat.read(tmp_path / "out.ipynb", as_version=4))
     assert caught.value is not None
+
+
+@pytest.mark.kernel
+def test_a_pool_inside_a_forked_kernel_forks_from_the_same_template(
+    tmp_path: Path, python3_kernel: str
+) -> None:
+    inner = _write(tmp_path / "inner.ipynb", "import json\nprint('inner', json.dumps(1))")
+    outer = _write(
+        tmp_path / "outer.ipynb",
+        "from mlops_lab.pipeline import kernels",
+        "with kernels.KernelPool(ahead=0) as pool:\n"
+        f"    nb = pool.execute_notebook({str(inner)!r}, {str(tmp_path / 'inner-out.ipynb')!r})\n"
+        "    s = pool.stats\n"
+        "print(s.attached, s.templates, s.forked, nb.cells[-1].outputs[0]['text'].strip())",
+    )
+    with kernels.KernelPool(ahead=0) as pool:
+        nb = pool.execute_notebook(str(outer), str(tmp_path / "outer-out.ipynb"))
+        assert (pool.stats.templates, pool.stats.forked) == (1, 1)
+    assert _stdout(nb).split() == ["1", "0", "1", "inner", "1"]
+
+
+@pytest.mark.kernel
+def test_a_pool_in_a_kernel_whose_environment_changed_starts_its_own_template(
+    tmp_path: Path, python3_kernel: str
+) -> None:
+    inner = _write(tmp_path / "inner.ipynb", "print('inner')")
+    outer = _write(
+        tmp_path / "outer.ipynb",
+        "import os\nfrom mlops_lab.pipeline import kernels",
+        "os.environ['OMP_NUM_THREADS'] = '1'\n"
+        "with kernels.KernelPool(ahead=0) as pool:\n"
+        f"    pool.execute_notebook({str(inner)!r}, {str(tmp_path / 'inner-out.ipynb')!r})\n"
+        "    s = pool.stats\n"
+        "print(s.attached, s.templates, s.forked)",
+    )
+    with kernels.KernelPool(ahead=0) as pool:
+        nb = pool.execute_notebook(str(outer), str(tmp_path / "outer-out.ipynb"))
+    assert _stdout(nb).split() == ["0", "1", "1"]
