@@ -38,15 +38,17 @@ def _processes(
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
+    from .kernels import pool as kernel_pool
     from .kernels import warm
 
     # spawn: never fork a process that runs threads (a kernel, the metrics flusher).
-    # Each worker starts its first kernel as it starts, before its first task arrives.
+    # Each worker starts its first kernel as it starts, before its first task arrives,
+    # forked from this process's kernel template (one for all the workers).
     pool = ProcessPoolExecutor(
         max_workers=workers,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=warm,
-        initargs=(kernel_name,),
+        initargs=(kernel_name, kernel_pool().template_socket(kernel_name)),
     )
     return pool, lambda: pool.shutdown(wait=True)
 

@@ -264,6 +264,8 @@ class KernelPool:
     # -- kernels ------------------------------------------------------------------------
 
     def _start(self, name: str, *, ahead: bool) -> WarmKernel:
+        if self._closed:  # a kernel asked for ahead as the pool closed
+            raise PipelineError("the kernel pool is closed")
         sockets = tempfile.mkdtemp(prefix="mlops-kernel-")
         km = manager_class()(kernel_name=name, config=kernel_config(sockets))
         if self.fork:
@@ -394,6 +396,20 @@ class KernelPool:
                     max_workers=max(1, self.ahead), thread_name_prefix="mlops-kernel-start"
                 )
             self._starter.submit(preload)
+
+    def template_socket(self, name: str = "python3") -> str | None:
+        """The socket of this pool's template for kernel ``name`` (started if need be).
+
+        Pass it to worker processes (:func:`warm`): their kernels are forked from the
+        same template. None when kernels are not forked.
+        """
+        if not self.fork:
+            return None
+        if name not in self._argv:
+            self._argv[name] = kernel_argv(name)
+        python = forking.python_of(self._argv[name])
+        template = self._template_for(python) if python is not None else None
+        return template.socket_path if template is not None else None
 
     def take(self, name: str = "python3") -> WarmKernel:
         """A kernel that has run nothing yet; the next one starts in the background."""
@@ -648,12 +664,18 @@ def close_pool() -> None:
         current.close()
 
 
-def warm(kernel_name: str = "python3") -> None:
+def warm(kernel_name: str = "python3", template: str | None = None) -> None:
     """Start this process's pool ahead for ``kernel_name`` (a worker's initializer).
+
+    ``template`` is the socket of a kernel template (:meth:`KernelPool.template_socket`
+    of the process that started this worker): the worker's kernels are forked from it,
+    so the workers of a sweep share one template and its imports.
 
     Never raises: a kernel that cannot start fails the execution that needs it, with
     the error an on-demand start would give.
     """
+    if template:
+        os.environ[forking.TEMPLATE_ENV_VAR] = template
     try:
         if default_ahead() and is_python(kernel_name):
             pool()._refill(kernel_name)
