@@ -43,41 +43,69 @@ def null_count(chunks: list[pa.Array]) -> int:
     return sum(c.null_count for c in chunks)
 
 
-def missing_mask(chunks: list[pa.Array]) -> np.ndarray:
-    """Where a value is missing, as one boolean array over every chunk."""
+def _unpack(bitmap: pa.Buffer, offset: int, length: int) -> np.ndarray:
+    """An Arrow bitmap (least significant bit first) as ``length`` numpy booleans."""
     import numpy as np
 
-    parts = [c.is_null().to_numpy(zero_copy_only=False) for c in chunks]
+    first = offset // 8
+    raw = np.frombuffer(bitmap, dtype=np.uint8)[first : (offset + length + 7) // 8 + 1]
+    bits = np.unpackbits(raw, bitorder="little")
+    return bits[offset - 8 * first : offset - 8 * first + length].view(bool)
+
+
+def _chunk_missing(chunk: pa.Array) -> np.ndarray:
+    import numpy as np
+
+    validity = chunk.buffers()[0]
+    if validity is None or not chunk.null_count:
+        return np.zeros(len(chunk), dtype=bool)
+    return ~_unpack(validity, chunk.offset, len(chunk))
+
+
+def missing_mask(chunks: list[pa.Array]) -> np.ndarray:
+    """Where a value is missing, as one boolean array over every chunk (read from the
+    validity bitmaps)."""
+    import numpy as np
+
+    parts = [_chunk_missing(c) for c in chunks]
     return np.concatenate(parts) if parts else np.zeros(0, dtype=bool)
 
 
 def outside(chunks: list[pa.Array], allowed: list[Any]) -> np.ndarray | None:
     """Where a present value is not one of ``allowed``; ``None`` when every one is.
 
-    One hash lookup per value (``pyarrow.compute.is_in``), each chunk on its own;
-    a missing value is never outside. Only text can equal a text value, so the
-    allowed values that are not ``str`` are left out of the lookup.
+    One hash lookup per value (``pyarrow.compute.is_in``), each chunk on its own; a
+    chunk passes when the values found number its present values. A missing value is
+    never outside. Only text can equal a text value, so the allowed values that are
+    not ``str`` are left out of the lookup.
     """
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
     texts = [v for v in allowed if isinstance(v, str)]
-    bad = []
+    found = []
     clean = True
     for chunk in chunks:
-        value_set = pa.array(texts, type=chunk.type)
-        ok = pc.is_in(chunk, value_set=value_set, skip_nulls=True)
-        if chunk.null_count:
-            ok = pc.or_kleene(ok, chunk.is_null())
-        passed = pc.all(ok).as_py() is not False
+        # skip_nulls: a missing value is never found, so a clean chunk finds the others
+        ok = pc.is_in(chunk, value_set=pa.array(texts, type=chunk.type), skip_nulls=True)
+        hits = pc.sum(ok).as_py() or 0
+        passed = hits == len(chunk) - chunk.null_count
         clean = clean and passed
-        bad.append(None if passed else pc.invert(ok).to_numpy(zero_copy_only=False))
+        found.append(None if passed else ok)
     if clean:
         return None
-    return np.concatenate(
-        [np.zeros(len(c), dtype=bool) if b is None else b for c, b in zip(chunks, bad, strict=True)]
-    )
+    parts = []
+    for chunk, ok in zip(chunks, found, strict=True):
+        if ok is None:
+            parts.append(np.zeros(len(chunk), dtype=bool))
+            continue
+        if ok.null_count:  # not expected from is_in; the plain conversion is exact
+            hit = ok.fill_null(False).to_numpy(zero_copy_only=False)
+        else:
+            hit = _unpack(ok.buffers()[1], ok.offset, len(ok))
+        parts.append(~hit & ~_chunk_missing(chunk))
+    return np.concatenate(parts)
 
 
 def _buffers(chunk: pa.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -138,11 +166,37 @@ def _byte_masks() -> np.ndarray:
     return np.array([(1 << (8 * k)) - 1 for k in range(9)], dtype=np.uint64)
 
 
-def _chunk_keys(chunk: pa.Array) -> np.ndarray:
-    """A uint32 per value of one chunk, from its length and its first and last 8 bytes:
-    equal strings give equal keys."""
-    import numpy as np
+INLINE = 12  # Arrow string views hold strings this long (in bytes) in the view itself
 
+
+def _short(chunks: list[pa.Array]) -> bool:
+    """Whether no string of any chunk is longer than ``INLINE`` bytes."""
+    import pyarrow.compute as pc
+
+    longest = [pc.max(pc.binary_length(c)).as_py() for c in chunks if len(c)]
+    return all(n is None or n <= INLINE for n in longest)
+
+
+def _chunk_keys(chunk: pa.Array, short: bool) -> np.ndarray:
+    """A uint32 per value of one chunk, from its length and bytes: equal strings give
+    equal keys (a missing value's key is meaningless).
+
+    ``short`` (no string of the column over 12 bytes): the chunk is cast to Arrow
+    string views, 16 contiguous bytes per value (length, then the bytes, zero-padded),
+    and the key mixes those two words. Otherwise it mixes the length and the first and
+    last 8 bytes. Every chunk of a column must be keyed the same way.
+    """
+    import numpy as np
+    import pyarrow as pa
+
+    if short and len(chunk):
+        views = chunk.cast(pa.string_view())
+        words = np.frombuffer(views.buffers()[1], dtype=np.uint64)
+        words = words[2 * views.offset : 2 * (views.offset + len(views))].reshape(-1, 2)
+        mixed = words[:, 0] * np.uint64(_MIX)
+        mixed ^= words[:, 1]
+        mixed *= np.uint64(_MIX)
+        return (mixed >> np.uint64(32)).astype(np.uint32)
     offsets, used = _buffers(chunk)
     data = np.zeros(len(used) + 8, dtype=np.uint8)  # room to read 8 bytes past the end
     data[: len(used)] = used
@@ -176,7 +230,8 @@ def repeated(series: pd.Series, chunks: list[pa.Array]) -> np.ndarray:
 
     n = len(series)
     mask = np.zeros(n, dtype=bool)
-    keys = np.concatenate([_chunk_keys(c) for c in chunks]) if chunks else np.zeros(0, "u4")
+    short = _short(chunks)
+    keys = np.concatenate([_chunk_keys(c, short) for c in chunks]) if chunks else np.zeros(0, "u4")
     present = None if not null_count(chunks) else ~missing_mask(chunks)
     rows = np.arange(n) if present is None else np.flatnonzero(present)
     if present is not None:

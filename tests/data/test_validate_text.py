@@ -220,21 +220,49 @@ def test_unique_is_what_duplicated_finds(name: str) -> None:
     assert _rows(_same_everywhere(values, col), "unique") == bad
 
 
-def test_unique_with_colliding_keys() -> None:
+def _random_ids(n: int, width: int) -> list[str]:
+    rng = np.random.default_rng(width)
+    raw = rng.integers(0, 256, (n, width // 2), dtype=np.uint8)
+    return list(dict.fromkeys(bytes(row).hex() for row in raw))  # distinct, in order
+
+
+@pytest.mark.parametrize("width", [12, 16], ids=["in the string view", "longer than 12 bytes"])
+def test_unique_with_colliding_keys(width: int) -> None:
     """300,000 distinct ids give 32-bit keys that collide: those rows are compared exactly
     and pass; real repeats among them fail."""
-    ids = [f"id-{i:07d}-{(i * 7919) % 1000:03d}" for i in range(300_000)]
+    ids = _random_ids(300_000, width)
     series = pd.Series(pd.array(ids, dtype="str"))
     chunks = arrow_text.string_chunks(series)
     assert chunks is not None
-    keys = np.concatenate([arrow_text._chunk_keys(c) for c in chunks])
+    short = arrow_text._short(chunks)
+    assert short == (width <= 12)
+    keys = np.concatenate([arrow_text._chunk_keys(c, short) for c in chunks])
     assert len(np.unique(keys)) < len(ids)  # the exact comparison is exercised
     assert not arrow_text.repeated(series, chunks).any()
-    ids[299_999] = ids[5]
-    again = pd.Series(pd.array(ids, dtype="str"))
-    assert np.flatnonzero(arrow_text.repeated(again, arrow_text.string_chunks(again) or []))[
-        :2
-    ].tolist() == [5, 299_999]
+    ids[-1] = ids[5]
+    again = _chunked(ids, "str", 3)
+    found = arrow_text.repeated(again, arrow_text.string_chunks(again) or [])
+    assert np.flatnonzero(found).tolist() == [5, len(ids) - 1]
+
+
+def test_keys_of_short_and_long_strings_in_one_column() -> None:
+    """One string over 12 bytes, in the second chunk: every chunk is keyed from its bytes,
+    so equal strings in the chunk of short ones and in the other still meet."""
+    values = ["short", "ab", "q", "ab", "y", "short", "x" * 13, "ab", None, "short"]
+    series = _chunked(values, "str", 2)
+    chunks = arrow_text.string_chunks(series) or []
+    assert [len(c) for c in chunks] == [5, 5]
+    found = arrow_text.repeated(series, chunks)
+    assert np.flatnonzero(found).tolist() == [0, 1, 3, 5, 7, 9]
+
+
+@pytest.mark.parametrize("start", [0, 1, 7, 8, 9, 15])
+def test_missing_mask_of_sliced_chunks(start: int) -> None:
+    values = [None if i % 3 == 0 or i == 12 else f"v{i}" for i in range(40)]
+    arr = pa.array(values, type=pa.large_string()).slice(start, 20)
+    series = pd.Series(pd.arrays.ArrowExtensionArray(pa.chunked_array([arr])))
+    mask = arrow_text.missing_mask(arrow_text.string_chunks(series) or [])
+    assert mask.tolist() == [v is None for v in values[start : start + 20]]
 
 
 # -- empty columns and frames ----------------------------------------------------------------
