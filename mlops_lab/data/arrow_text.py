@@ -231,9 +231,9 @@ def repeated(series: pd.Series, chunks: list[pa.Array]) -> np.ndarray:
     n = len(series)
     mask = np.zeros(n, dtype=bool)
     short = _short(chunks)
-    keys = np.concatenate([_chunk_keys(c, short) for c in chunks]) if chunks else np.zeros(0, "u4")
+    parts = [_chunk_keys(c, short) for c in chunks]
+    keys = parts[0] if len(parts) == 1 else np.concatenate([np.zeros(0, "u4"), *parts])
     present = None if not null_count(chunks) else ~missing_mask(chunks)
-    rows = np.arange(n) if present is None else np.flatnonzero(present)
     if present is not None:
         keys = keys[present]
     if len(keys) < 2:
@@ -244,7 +244,9 @@ def repeated(series: pd.Series, chunks: list[pa.Array]) -> np.ndarray:
         return mask
     buckets = np.zeros(1 << 20, dtype=bool)  # 4,096 key values a bucket
     buckets[ordered[1:][same] >> np.uint32(12)] = True
-    candidates = rows[buckets[keys >> np.uint32(12)]]
+    candidates = np.flatnonzero(buckets[keys >> np.uint32(12)])
+    if present is not None:
+        candidates = np.flatnonzero(present)[candidates]
     shared = series.iloc[candidates].duplicated(keep=False).to_numpy()
     mask[candidates[shared]] = True
     return mask
