@@ -25,12 +25,12 @@ from .errors import InvalidArgumentError, MissingDependencyError
 if TYPE_CHECKING:
     from .pipeline.kernels import KernelPool
 
-NOTEBOOKS = [
+NOTEBOOKS = (
     "01-track-and-compare.ipynb",
     "02-validate-data.ipynb",
     "03-promote-package-serve.ipynb",
     "04-continuous-training.ipynb",
-]
+)
 # What the notebooks name, and the summary reads back.
 BEST_EXPERIMENT = "breast-cancer"
 BEST_METRIC = "test_accuracy"
@@ -61,7 +61,7 @@ def _check_dependencies() -> None:
 
 # The notebooks that run pipelines (promotion's verification, pipeline runs) in their
 # kernel: that kernel's own pool starts its first kernel before the first cell.
-RUNS_PIPELINES = {"03-promote-package-serve.ipynb", "04-continuous-training.ipynb"}
+RUNS_PIPELINES = frozenset({"03-promote-package-serve.ipynb", "04-continuous-training.ipynb"})
 WARM_SETUP = "__import__('mlops_lab.pipeline.kernels').pipeline.kernels.warm('python3')"
 
 

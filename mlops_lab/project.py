@@ -26,6 +26,12 @@ transaction. The buffer is written in one transaction when it holds
 reads see every value), at the end of every notebook cell, when the project
 closes and at interpreter exit.
 
+What is one per process by nature (the table of scikit-learn methods autolog
+patched, the git watcher thread, the kernel pool, the executor registry) is
+held here too, by :func:`process_resource`, so no other module keeps state of
+its own: per-project state lives on the ``Project``, per-shell state on the
+IPython extension object.
+
 Inside a pipeline kernel the pipeline has already created the step's run and
 names it in :data:`RUN_ID_ENV_VAR`: a top-level ``start_run`` of the default
 project (or of a ``Project(adopt=True)``) *adopts* that run instead of opening another, and ending it is left to
@@ -42,10 +48,10 @@ import threading
 import time
 import uuid
 import weakref
-from collections.abc import Iterable, Iterator, MutableSequence
+from collections.abc import Callable, Iterable, Iterator, MutableSequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from .errors import (
     InvalidArgumentError,
@@ -70,6 +76,7 @@ STATUSES = ("running", "finished", "failed", "killed")
 RUN_ID_ENV_VAR = "MLOPS_LAB_RUN_ID"
 
 MetricRow = tuple[str, str, float, int, float]
+T = TypeVar("T")
 
 
 class Project:
@@ -112,6 +119,9 @@ class Project:
         self._closed = False
         self.adopts = adopt
         self.adopted: set[str] = set()
+        # scikit-learn autolog's settings for this project; None when it is off here
+        # (see :meth:`autolog` and :mod:`mlops_lab.tracking.autolog`).
+        self.autolog_settings: Any = None
         _track(self)
 
     def __repr__(self) -> str:
@@ -149,7 +159,9 @@ class Project:
         try:
             self.close_all(status)
             self.flush()
-            capture.wait_for_git()
+            watcher = peek_process_resource(GIT_WATCHER)
+            if watcher is not None:
+                watcher.wait(1.0)
         finally:
             self._stop()
             self._store.db.close()
@@ -169,6 +181,7 @@ class Project:
 
     def _stop(self) -> None:
         self._closed = True
+        self.autolog_settings = None
         self._wake.set()
         _untrack(self)
 
@@ -286,7 +299,7 @@ class Project:
         }
         where = record.get("source_path")
         start_dir = Path(where).resolve().parent if where else Path.cwd()
-        record.update(capture.git_info(start_dir, lambda dirty: _set_dirty(store, run_id, dirty)))
+        record.update(git_watcher().info(start_dir, lambda dirty: _set_dirty(store, run_id, dirty)))
         tag_values = {str(k): str(v) for k, v in (tags or {}).items()}
         store.create_run(record, tag_values)
         run = Run(store, run_id, name=record["name"], project=self)
@@ -514,6 +527,32 @@ class Project:
             )
         target = run if isinstance(run, Run) else self.get_run(run)
         return load_model(target, name, trusted=trusted)
+
+    def autolog(
+        self,
+        enable: bool = True,
+        *,
+        log_models: bool = True,
+        log_datasets: bool = True,
+        max_tuning_runs: int | None = 5,
+        silent: bool = False,
+    ) -> None:
+        """Turn scikit-learn autologging on (or off) for this project (see :func:`mlops_lab.autolog`).
+
+        Each autologged fit goes to the project whose run is active in the fitting
+        thread or task, among those with autolog on, else to the project that turned
+        it on last. Turning it off here leaves it on in other projects.
+        """
+        from .tracking.autolog import autolog
+
+        autolog(
+            enable,
+            log_models=log_models,
+            log_datasets=log_datasets,
+            max_tuning_runs=max_tuning_runs,
+            silent=silent,
+            project=self,
+        )
 
     # -- the metric buffer ----------------------------------------------------------------
 
@@ -781,18 +820,121 @@ def set_default_root(path: str | os.PathLike[str] | None) -> None:
     ``mlops-lab --store`` use this.
     """
     global _default_root
+    previous = current_default()
+    settings = previous.autolog_settings if previous is not None else None
     with _default_lock:
         _default_root = Path(path).expanduser().resolve() if path is not None else None
     reset_default()
+    if settings is not None:  # scikit-learn autolog stays on for the new default project
+        default_project().autolog_settings = settings
 
 
 def reset_default() -> None:
-    """Let go of the default project: its buffer is written, its open runs are left as they are."""
+    """Let go of the default project: its buffer is written, its open runs are left as they are.
+
+    Its autolog settings go with it, and so do the process resources made with
+    ``reset=True`` (see :func:`process_resource`).
+    """
     global _default
     with _default_lock:
         project, _default = _default, None
     if project is not None:
         project.detach()
+    with _resources_lock:
+        doomed = [key for key, (_, _, reset) in _resources.items() if reset]
+        entries = [_resources.pop(key) for key in doomed]
+    _close_resources(entries)
+
+
+# -- process resources --------------------------------------------------------------------
+
+# key -> (the instance, how to close it or None, dropped by reset_default?)
+_resources: dict[str, tuple[Any, Callable[[Any], None] | None, bool]] = {}
+_resources_lock = threading.RLock()
+_fork_unsafe: set[str] = set()  # keys a forked child makes anew (their threads stay behind)
+GIT_WATCHER = "tracking.git_watcher"
+
+
+def process_resource(
+    key: str,
+    factory: Callable[[], T],
+    *,
+    close: Callable[[T], None] | None = None,
+    reset: bool = False,
+    inherit: bool = True,
+    stale: Callable[[T], bool] | None = None,
+) -> T:
+    """The one instance of ``key`` in this process, made by ``factory()`` on first use.
+
+    For what is process-wide by nature (a patch table, a watcher thread, a pool
+    of kernels, a registry), so that no module keeps state of its own. Thread-safe:
+    ``factory`` runs once, under a lock, even when threads ask at the same time.
+
+    Parameters
+    ----------
+    key
+        A name unique in the process, by convention ``"<package>.<what>"``.
+    factory
+        Makes the instance (called without arguments).
+    close
+        Called with the instance by :func:`close_all_projects` (interpreter exit,
+        a pipeline kernel's last cell) and by :func:`discard_process_resource`.
+    reset
+        :func:`reset_default` lets go of it too (closing it), like the default project.
+    inherit
+        ``False``: a forked child does not use the parent's instance (one that runs
+        threads, which a child does not have) but makes its own on first use.
+    stale
+        ``stale(instance)`` true: the instance is done with (a pool closed by its own
+        exit path), and a new one is made in its place.
+    """
+    entry = _resources.get(key)
+    if entry is None or (stale is not None and stale(entry[0])):
+        with _resources_lock:
+            entry = _resources.get(key)
+            if entry is None or (stale is not None and stale(entry[0])):
+                entry = (factory(), close, reset)
+                _resources[key] = entry
+                if not inherit:
+                    _fork_unsafe.add(key)
+    return entry[0]  # type: ignore[no-any-return]
+
+
+def git_watcher() -> capture.GitWatcher:
+    """The process's git watcher: repositories seen, and the thread running ``git status``."""
+    return process_resource(GIT_WATCHER, capture.GitWatcher, inherit=False)
+
+
+def _after_fork() -> None:
+    # A forked child has none of the parent's threads: what runs them is made anew.
+    for key in list(_fork_unsafe):
+        _resources.pop(key, None)
+
+
+os.register_at_fork(after_in_child=_after_fork)
+
+
+def peek_process_resource(key: str) -> Any | None:
+    """The instance of ``key`` if it was made, without making one."""
+    entry = _resources.get(key)
+    return None if entry is None else entry[0]
+
+
+def discard_process_resource(key: str) -> None:
+    """Close and forget the instance of ``key`` (the next :func:`process_resource` makes one)."""
+    with _resources_lock:
+        entry = _resources.pop(key, None)
+    if entry is not None:
+        _close_resources([entry])
+
+
+def _close_resources(entries: list[tuple[Any, Callable[[Any], None] | None, bool]]) -> None:
+    for value, close, _ in entries:
+        if close is not None:
+            try:
+                close(value)
+            except Exception as exc:
+                print(f"mlops-lab: could not close {value!r}: {exc}", file=sys.stderr)
 
 
 def merge(
@@ -840,6 +982,11 @@ def flush_for(store: Store) -> None:
             project.flush()
 
 
+def open_projects() -> list[Project]:
+    """The projects of this process that are open (made and not closed yet)."""
+    return [project for project in list(_live) if not project._closed]
+
+
 def _track(project: Project) -> None:
     global _hooks_installed
     _live.add(project)
@@ -857,12 +1004,17 @@ def _untrack(project: Project) -> None:
 
 def close_all_projects() -> None:
     """Every open project writes its buffer and closes its open runs (interpreter exit, and
-    a pipeline kernel after its last cell)."""
+    a pipeline kernel after its last cell); the closable process resources are closed."""
     for project in list(_live):
         try:
             project.close("finished")
         except Exception as exc:
             print(f"mlops-lab: could not close runs at exit: {exc}", file=sys.stderr)
+    with _resources_lock:
+        entries = [entry for entry in _resources.values() if entry[1] is not None]
+        for key in [k for k, entry in _resources.items() if entry[1] is not None]:
+            del _resources[key]
+    _close_resources(entries)
 
 
 def _install_excepthook() -> None:

@@ -24,7 +24,7 @@ __all__ = [
     "commands",
 ]
 
-COMMAND_MODULES = [
+COMMAND_MODULES = (
     "mlops_lab.commands.tracking",
     "mlops_lab.commands.comparison",
     "mlops_lab.commands.data",
@@ -32,7 +32,7 @@ COMMAND_MODULES = [
     "mlops_lab.commands.pipeline",
     "mlops_lab.commands.serving",
     "mlops_lab.commands.integrations",
-]
+)
 
 
 def commands(shell: str | None = None) -> dict[str, Command]:

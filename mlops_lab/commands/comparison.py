@@ -43,7 +43,7 @@ def _text(comparison: Any, args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = [
+COMMANDS = (
     Command(
         "compare",
         "compare runs: parallel coordinates, curves, scatter, diff (--html out.html)",
@@ -83,4 +83,4 @@ COMMANDS = [
         render_notebook=_shown,
         render_terminal=_text,
     ),
-]
+)

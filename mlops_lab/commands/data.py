@@ -98,7 +98,7 @@ def _drift_text(report: Any, args: argparse.Namespace) -> int:
     return 0 if report.passed else 1
 
 
-COMMANDS = [
+COMMANDS = (
     Command(
         "data",
         "fingerprint, profile and link a dataset to the open run",
@@ -184,4 +184,4 @@ COMMANDS = [
         "  drift data/train.parquet data/new.csv --test age=psi --threshold psi=0.25",
         render_terminal=_drift_text,
     ),
-]
+)

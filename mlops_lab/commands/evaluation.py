@@ -51,7 +51,7 @@ def _check(args: argparse.Namespace, inv: Invocation) -> int:
     return run_check(args.config)
 
 
-COMMANDS = [
+COMMANDS = (
     Command(
         "evaluate",
         "score a model on a dataset with the library's own metrics (exit 1 on a failed threshold)",
@@ -115,4 +115,4 @@ COMMANDS = [
         render_terminal=lambda code, args: code,
         shells=TERMINAL_ONLY,
     ),
-]
+)

@@ -64,7 +64,7 @@ def _demo(args: argparse.Namespace, inv: Invocation) -> int:
     return run_demo(args.dir)
 
 
-COMMANDS = [
+COMMANDS = (
     Command(
         "demo",
         "run the worked example end to end in a fresh store",
@@ -141,4 +141,4 @@ COMMANDS = [
         render_terminal=lambda path, args: print(f"wrote {path}"),
         shells=TERMINAL_ONLY,
     ),
-]
+)

@@ -165,7 +165,7 @@ def _reproduced(outcome: Any, args: argparse.Namespace) -> int:
     return 0 if outcome.matches else 1
 
 
-COMMANDS = [
+COMMANDS = (
     Command(
         "promote",
         "turn a run into a parameterised papermill pipeline (pipelines/NAME/)",
@@ -300,4 +300,4 @@ COMMANDS = [
         shells=TERMINAL_ONLY,
         failures=(InputChangedError, PipelineStepError),
     ),
-]
+)

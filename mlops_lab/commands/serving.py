@@ -180,7 +180,7 @@ SERVE = Command(
     render_terminal=lambda result, args: 0,
 )
 
-COMMANDS = [
+COMMANDS = (
     Command(
         "package",
         "write a model bundle (skops, ONNX, schema, Dockerfile)",
@@ -213,4 +213,4 @@ COMMANDS = [
         render_notebook=_monitored,
         render_terminal=_monitor_text,
     ),
-]
+)

@@ -193,7 +193,7 @@ def _experiments_text(frame: Any, args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = [
+COMMANDS = (
     Command(
         "start",
         "open a run (refused while another is open; --nested opens a child run)",
@@ -311,4 +311,4 @@ COMMANDS = [
         render_terminal=_experiments_text,
         shells=TERMINAL_ONLY,
     ),
-]
+)

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
     from .view import Comparison
 
-BASE_COLUMNS = ["name", "status", "start_time", "duration_s"]
+BASE_COLUMNS = ("name", "status", "start_time", "duration_s")
 
 
 def _cell(value: Any) -> str:

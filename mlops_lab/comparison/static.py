@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from typing import TYPE_CHECKING
+
+from ..project import process_resource
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
-_ON = {"1", "true", "yes", "on", "widgets"}
-_OFF = {"0", "false", "no", "off", "static"}
-_plotlyjs_shown = False
+_ON = frozenset({"1", "true", "yes", "on", "widgets"})
+_OFF = frozenset({"0", "false", "no", "off", "static"})
 
 
 def live_frontend() -> bool:
@@ -64,9 +66,9 @@ def notebook_plotlyjs() -> bool:
     Later outputs find ``window.Plotly`` defined by the first one, which keeps
     executed notebooks a few megabytes smaller per comparison.
     """
-    global _plotlyjs_shown
-    first = not _plotlyjs_shown
-    _plotlyjs_shown = True
+    shown = process_resource("comparison.plotlyjs_shown", threading.Event)
+    first = not shown.is_set()
+    shown.set()
     return first
 
 

@@ -9,9 +9,11 @@ have no rows. No check loops over rows in Python.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .arrow_text import char_lengths, missing_mask, null_count, outside, repeated, string_chunks
 from .kinds import NUMERIC, column_kind, compatible
 from .render import fmt
 
@@ -86,8 +88,14 @@ def _repeats(key: np.ndarray) -> bool:
     return bool((ordered[1:] == ordered[:-1]).any())
 
 
-def duplicate_row_mask(frame: pd.DataFrame) -> np.ndarray:
+def duplicate_row_mask(
+    frame: pd.DataFrame, distinct: Sequence[np.ndarray | None] = ()
+) -> np.ndarray:
     """Rows equal to an earlier row.
+
+    ``distinct`` has the missing-value masks (``None``: none missing) of columns known to
+    hold no repeated present value: two equal rows are missing there both, so only the
+    rows missing in all of them are compared (none, when one has no missing value).
 
     Numeric, datetime and categorical columns fold into a 64-bit row key, equal rows
     giving equal keys, floats first (usually all distinct). The key is tested (one
@@ -99,7 +107,13 @@ def duplicate_row_mask(frame: pd.DataFrame) -> np.ndarray:
 
     n = len(frame)
     mask = np.zeros(n, dtype=bool)
-    if n < 2 or frame.shape[1] == 0:
+    if n < 2 or frame.shape[1] == 0 or any(m is None for m in distinct):
+        return mask
+    if distinct:
+        candidates = np.logical_and.reduce([m for m in distinct if m is not None])
+        rows = np.flatnonzero(candidates)
+        if len(rows) > 1:
+            mask[rows] = duplicate_row_mask(frame.iloc[rows])
         return mask
     columns = [series for _, series in frame.items()]  # items(): cheaper than iloc
     order = sorted(columns, key=lambda series: _fold_rank(series.dtype))
@@ -233,6 +247,9 @@ def _missing_mask(series: pd.Series) -> np.ndarray | None:
     dtype = series.dtype
     if isinstance(dtype, np.dtype) and dtype.kind in "iub":
         return None
+    chunks = string_chunks(series)
+    if chunks is not None:
+        return missing_mask(chunks) if null_count(chunks) else None
     if isinstance(dtype, np.dtype) and dtype.kind == "f":
         mask = np.isnan(series.to_numpy())
     elif isinstance(dtype, pd.CategoricalDtype):
@@ -365,6 +382,11 @@ def _categories(series: pd.Series, col: ColumnSchema) -> list[Failure]:
             return []
         codes = series.cat.codes.to_numpy()
         bad = ~np.append(ok_cat, True)[codes]  # code -1 (missing) is fine here
+    elif (chunks := string_chunks(series)) is not None:
+        outsiders = outside(chunks, allowed)
+        if outsiders is None:
+            return []
+        bad = outsiders
     else:
         ok = series.isin(allowed).to_numpy()
         if ok.all():
@@ -395,80 +417,28 @@ def _categories(series: pd.Series, col: ColumnSchema) -> list[Failure]:
 
 
 def _surely_unique(series: pd.Series) -> bool:
-    """Whether no present value repeats, proven without a hash table: one sort of a
-    numeric column, or of a 64-bit key per string (length and first and last bytes)."""
+    """Whether no present value of a numeric column repeats, proven by one sort
+    (no hash table); ``False`` for other columns."""
     import numpy as np
 
     dtype = series.dtype
     if isinstance(dtype, np.dtype) and dtype.kind in "iufmM":
         ordered = np.sort(series.to_numpy())
         return not (ordered[1:] == ordered[:-1]).any()  # NaN and NaT equal nothing
-    key = _text_key(series)
-    if key is None:
-        return False
-    missing = _missing_mask(series)
-    return not _repeats(key if missing is None else key[~missing])
-
-
-def _arrow_text(series: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
-    """The offsets (n + 1 int64, into ``data``) and the bytes of a pyarrow-backed string
-    column, without a copy; ``None`` for other columns."""
-    import sys
-
-    import numpy as np
-
-    if getattr(series.dtype, "storage", None) != "pyarrow" or sys.byteorder != "little":
-        return None
-    import pyarrow as pa
-
-    arr = series.array.__arrow_array__()
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    if pa.types.is_string(arr.type):
-        arr = arr.cast(pa.large_string())
-    if not pa.types.is_large_string(arr.type):
-        return None
-    _, off_buf, data_buf = arr.buffers()
-    offsets = np.frombuffer(off_buf, dtype=np.int64)[arr.offset : arr.offset + len(arr) + 1]
-    data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, "u1")
-    return offsets, data[: offsets[-1]]
-
-
-def _text_key(series: pd.Series) -> np.ndarray | None:
-    """A uint64 per string of a pyarrow-backed column (its length and its first and last
-    8 bytes), equal strings giving equal keys; read from the Arrow buffers, without
-    Python objects. ``None`` for other columns; a missing value's key is meaningless."""
-    import numpy as np
-
-    text = _arrow_text(series)
-    if text is None:
-        return None
-    offsets, raw = text
-    data = np.zeros(len(raw) + 8, dtype=np.uint8)  # room to read 8 bytes past the end
-    data[: len(raw)] = raw
-    # words[i]: the 8 bytes from byte i on, as one little-endian integer
-    words = np.ndarray(buffer=data, dtype=np.uint64, shape=(len(data) - 7,), strides=(1,))
-    start, lengths = offsets[:-1], np.diff(offsets)
-    keep = _byte_masks()[np.minimum(lengths, 8)]  # drop bytes past a short string's end
-    head = words[start] & keep
-    tail = words[np.maximum(offsets[1:] - 8, start)] & keep
-    key = (head * np.uint64(_MIX)) ^ tail
-    return (key * np.uint64(_MIX)) ^ lengths.view(np.uint64)
-
-
-def _byte_masks() -> np.ndarray:
-    import numpy as np
-
-    return np.array([(1 << (8 * k)) - 1 for k in range(9)], dtype=np.uint64)
+    return False
 
 
 def _unique(series: pd.Series, col: ColumnSchema) -> list[Failure]:
     if _surely_unique(series):
         return []
-    bad = series.duplicated(keep=False).to_numpy()
-    missing = _missing_mask(series)
-    if missing is not None:
-        bad = bad & ~missing
+    chunks = string_chunks(series)
+    if chunks is not None:
+        bad = repeated(series, chunks)
+    else:
+        bad = series.duplicated(keep=False).to_numpy()
+        missing = _missing_mask(series)
+        if missing is not None:
+            bad = bad & ~missing
     if not bad.any():
         return []
     pos = _rows(bad)
@@ -483,22 +453,25 @@ def _unique(series: pd.Series, col: ColumnSchema) -> list[Failure]:
     ]
 
 
-def _lengths(series: pd.Series) -> np.ndarray:
-    """String lengths as float64, NaN where a value is missing or not text. For ASCII text
-    in Arrow buffers, a byte is a character: the lengths are the offsets' differences."""
+def _length_outside(series: pd.Series, lo: float, hi: float) -> np.ndarray | None:
+    """Where a text value's length in characters is outside ``[lo, hi]`` (missing values
+    and values that are not text never are); ``None`` when none is."""
     import numpy as np
 
-    text = _arrow_text(series)
-    if text is not None:
-        offsets, data = text
-        used = data[offsets[0] :]
-        if not used.size or used.max() < 0x80:
-            lengths = np.diff(offsets).astype("float64")
-            missing = _missing_mask(series)
-            if missing is not None:
-                lengths[missing] = np.nan
-            return lengths
-    return series.str.len().to_numpy(dtype="float64", na_value=np.nan)
+    chunks = string_chunks(series)
+    if chunks is not None:
+        lengths = char_lengths(chunks)
+        missing = missing_mask(chunks) if null_count(chunks) else None
+        present = lengths if missing is None else lengths[~missing]
+        if not present.size or (present.min() >= lo and present.max() <= hi):
+            return None
+        bad = (lengths < lo) | (lengths > hi)
+        return bad if missing is None else bad & ~missing
+    measured = series.str.len().to_numpy(dtype="float64", na_value=np.nan)
+    shortest, longest = np.fmin.reduce(measured), np.fmax.reduce(measured)
+    if np.isnan(shortest) or (shortest >= lo and longest <= hi):
+        return None
+    return (measured < lo) | (measured > hi)
 
 
 def _text(series: pd.Series, col: ColumnSchema, kind: str) -> list[Failure]:
@@ -508,12 +481,11 @@ def _text(series: pd.Series, col: ColumnSchema, kind: str) -> list[Failure]:
     if col.kind != "string" or kind not in ("string", "mixed"):
         return out
     if len(series) and (col.min_length is not None or col.max_length is not None):
-        lengths = _lengths(series)
         lo = col.min_length if col.min_length is not None else -1
         hi = col.max_length if col.max_length is not None else np.inf
-        shortest, longest = np.fmin.reduce(lengths), np.fmax.reduce(lengths)
-        if not np.isnan(shortest) and (shortest < lo or longest > hi):
-            pos = _rows((lengths < lo) | (lengths > hi))
+        outside_range = _length_outside(series, lo, hi)
+        if outside_range is not None:
+            pos = _rows(outside_range)
             out.append(
                 Failure(
                     col.name,
@@ -540,8 +512,15 @@ def _text(series: pd.Series, col: ColumnSchema, kind: str) -> list[Failure]:
     return out
 
 
-def check_column(series: pd.Series, col: ColumnSchema) -> list[Failure]:
-    """Every check of ``col`` on ``series``; a bad value is reported by one check only."""
+def check_column(
+    series: pd.Series, col: ColumnSchema, distinct: list[np.ndarray | None] | None = None
+) -> list[Failure]:
+    """Every check of ``col`` on ``series``; a bad value is reported by one check only.
+
+    When ``col.unique`` passes on the column as given, the column's missing-value mask
+    (``None``: no value missing) is appended to ``distinct``: only rows missing there can
+    repeat another row.
+    """
     given = series
     actual = column_kind(given)
     series, failures = _coerce(given, col.kind, col, actual)
@@ -555,7 +534,10 @@ def check_column(series: pd.Series, col: ColumnSchema) -> list[Failure]:
     if col.categories is not None:
         failures += _categories(series, col)
     if col.unique:
-        failures += _unique(series, col)
+        repeats = _unique(series, col)
+        if not repeats and distinct is not None and series is given:
+            distinct.append(_missing_mask(series))
+        failures += repeats
     failures += _text(series, col, kind)
     return failures
 
@@ -580,6 +562,7 @@ def run_checks(frame: pd.DataFrame, schema: Schema) -> list[Failure]:
             )
         )
     expected = set(schema.names)
+    distinct: list[np.ndarray | None] = []  # columns where no present value repeats
     for col in schema.columns:
         if col.name not in position:
             renamed = [c for c in names if c not in expected]
@@ -590,7 +573,7 @@ def run_checks(frame: pd.DataFrame, schema: Schema) -> list[Failure]:
                 )
             )
             continue
-        failures += check_column(columns[position[col.name]], col)
+        failures += check_column(columns[position[col.name]], col, distinct)
     if not schema.allow_extra_columns:
         for name in names:
             if name not in expected:
@@ -604,7 +587,7 @@ def run_checks(frame: pd.DataFrame, schema: Schema) -> list[Failure]:
                     )
                 )
     if not schema.allow_duplicate_rows and n > 1:
-        mask = duplicate_row_mask(frame)
+        mask = duplicate_row_mask(frame, distinct)
         if mask.any():
             pos = _rows(mask)
             failures.append(

@@ -11,6 +11,7 @@ weighted sample, which is within 0.1% of the exact KS and Wasserstein values.
 from __future__ import annotations
 
 import math
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from .kinds import column_kind
@@ -25,13 +26,15 @@ MAX_CATEGORIES = 1_000
 PSI_BINS = 10
 EPS = 1e-4
 
-DEFAULT_THRESHOLDS = {
-    "ks": 0.05,
-    "chisquare": 0.05,
-    "wasserstein": 0.1,
-    "jensenshannon": 0.1,
-    "psi": 0.2,
-}
+DEFAULT_THRESHOLDS = MappingProxyType(
+    {
+        "ks": 0.05,
+        "chisquare": 0.05,
+        "wasserstein": 0.1,
+        "jensenshannon": 0.1,
+        "psi": 0.2,
+    }
+)
 TESTS = tuple(DEFAULT_THRESHOLDS)
 _P_VALUE_TESTS = ("ks", "chisquare")
 _NUMERIC_TESTS = ("ks", "wasserstein", "psi")

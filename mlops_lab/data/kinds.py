@@ -16,7 +16,7 @@ NUMERIC = ("integer", "float")
 TEXTUAL = ("string", "category")
 
 # Kinds that can stand in for each other without a dtype failure.
-_COMPATIBLE = {frozenset(TEXTUAL)}
+_COMPATIBLE = frozenset({frozenset(TEXTUAL)})
 
 
 def column_kind(series: pd.Series) -> str:

@@ -25,7 +25,9 @@ from ..data.check import run_check as run_data_check
 from ..errors import InvalidArgumentError
 from .api import evaluate
 
-_MODEL_KEYS = {"model", "data", "target", "task", "slices", "sensitive", "baseline", "thresholds"}
+_MODEL_KEYS = frozenset(
+    {"model", "data", "target", "task", "slices", "sensitive", "baseline", "thresholds"}
+)
 
 
 def run_model_entry(entry: dict[str, Any], at: Callable[[Any], Any], say: Printer) -> int:

@@ -33,9 +33,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidArgumentError
+from ..project import process_resource
 
 Writer = Callable[[Any, Path, dict[str, Any]], list[str]]
-_TARGETS: dict[str, Writer] = {}
 
 
 @dataclass
@@ -57,15 +57,15 @@ class Deployment:
 
 def register_target(name: str, writer: Writer) -> None:
     """Add a deployment target: ``writer(bundle, out_dir, options) -> files written``."""
-    _TARGETS[name] = writer
+    targets()[name] = writer
 
 
 def targets() -> dict[str, Writer]:
-    if not _TARGETS:
-        register_target("mlserver", _write_mlserver)
-        register_target("kserve", _write_kserve)
-        register_target("docker", _write_docker)
-    return _TARGETS
+    """The process's deployment targets (made on first use, with the built-in ones)."""
+    return process_resource(
+        "integrations.deploy_targets",
+        lambda: {"mlserver": _write_mlserver, "kserve": _write_kserve, "docker": _write_docker},
+    )
 
 
 def k8s_name(name: str) -> str:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from ..errors import InvalidArgumentError, MissingDependencyError
@@ -28,7 +29,9 @@ ORIGIN_TAG = "mlops_lab.run_id"
 DONE_TAG = "mlops_lab.pushed"
 VERSION_TAG = "mlops_lab.version"
 _BATCH = 900  # MLflow's log_batch takes at most 1000 metrics
-_STATUS = {"finished": "FINISHED", "failed": "FAILED", "killed": "KILLED", "running": "RUNNING"}
+_STATUS = MappingProxyType(
+    {"finished": "FINISHED", "failed": "FAILED", "killed": "KILLED", "running": "RUNNING"}
+)
 
 
 @dataclass

@@ -14,12 +14,15 @@ schemas.
 from __future__ import annotations
 
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from ..errors import InvalidArgumentError
 
-PROVIDERS = {"github": ".github/workflows/mlops-lab.yml", "gitlab": ".gitlab-ci.yml"}
-WATCHED = ["data/**", "pipelines/**", "mlops-lab.toml"]
+PROVIDERS = MappingProxyType(
+    {"github": ".github/workflows/mlops-lab.yml", "gitlab": ".gitlab-ci.yml"}
+)
+WATCHED = ("data/**", "pipelines/**", "mlops-lab.toml")
 
 
 def _pipelines(root: Path, names: list[str] | None) -> list[str]:
@@ -70,8 +73,8 @@ def github_workflow(pipelines: list[str], *, python: str, extras: str, schedule:
     return {
         "name": "mlops-lab",
         "on": {
-            "push": {"paths": WATCHED},
-            "pull_request": {"paths": WATCHED},
+            "push": {"paths": list(WATCHED)},
+            "pull_request": {"paths": list(WATCHED)},
             "schedule": [{"cron": schedule}],
             "workflow_dispatch": {},
         },
@@ -81,7 +84,7 @@ def github_workflow(pipelines: list[str], *, python: str, extras: str, schedule:
 
 def gitlab_pipeline(pipelines: list[str], *, python: str, extras: str, schedule: str) -> dict:
     del schedule  # GitLab schedules are set in the project's settings, not in the file
-    changes = {"changes": WATCHED}
+    changes = {"changes": list(WATCHED)}
     rules = [{"if": '$CI_PIPELINE_SOURCE == "schedule"'}, changes]
     out: dict[str, Any] = {
         "stages": ["check", "train"],

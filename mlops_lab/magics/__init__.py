@@ -21,8 +21,6 @@ from traitlets import Bool, Int, Unicode, observe
 from ..errors import MlopsLabError
 from .verbs import dispatch
 
-_capture: Any = None
-
 
 @magics_class
 class MlopsMagics(Magics):
@@ -45,6 +43,8 @@ class MlopsMagics(Magics):
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
+        # The shell's cell capture (a CellCapture), set by load(): one per shell.
+        self.cell_capture: Any = None
         self._apply_store(self.store)
 
     @observe("store")
@@ -59,8 +59,8 @@ class MlopsMagics(Magics):
 
     @observe("capture_cells")
     def _capture_changed(self, change: dict[str, Any]) -> None:
-        if _capture is not None:
-            _capture.enabled = bool(change["new"])
+        if self.cell_capture is not None:
+            self.cell_capture.enabled = bool(change["new"])
 
     @staticmethod
     def _apply_store(path: str) -> None:
@@ -78,27 +78,45 @@ class MlopsMagics(Magics):
             raise UsageError(str(exc)) from None
 
 
-def capture() -> Any:
-    """The cell capture of the loaded extension (``None`` before ``%load_ext``)."""
-    return _capture
+def extension(ipython: Any) -> Any:
+    """The extension's :class:`MlopsMagics` registered on ``ipython`` (``None`` if not loaded)."""
+    manager = getattr(ipython, "magics_manager", None)
+    return None if manager is None else manager.registry.get(MlopsMagics.__name__)
+
+
+def capture(ipython: Any = None) -> Any:
+    """The cell capture of the extension loaded in ``ipython`` (default: the running shell).
+
+    ``None`` before ``%load_ext mlops_lab`` and after unloading it. Each shell has
+    its own, kept by the extension's :class:`MlopsMagics` on that shell.
+    """
+    if ipython is None:
+        from IPython import get_ipython
+
+        ipython = get_ipython()
+    return getattr(extension(ipython), "cell_capture", None)
 
 
 def load(ipython: Any) -> None:
     """Register the magics and the cell capture on ``ipython`` (idempotent)."""
-    global _capture
     from ..tracking.cells import CellCapture
 
+    previous = extension(ipython)
+    cells = getattr(previous, "cell_capture", None)
     magics = MlopsMagics(shell=ipython)
+    if previous is not None:
+        previous.cell_capture = None
+        if previous in ipython.configurables:
+            ipython.configurables.remove(previous)
     ipython.register_magics(magics)
     if magics not in ipython.configurables:
         ipython.configurables.append(magics)
-    if _capture is None or _capture.shell is not ipython:
-        if _capture is not None:
-            _capture.unregister()
-        _capture = CellCapture(ipython)
-        _capture.register()
-        _capture.begin_current()
-    _capture.enabled = magics.capture_cells
+    if cells is None or cells.shell is not ipython:  # loading again keeps the history
+        cells = CellCapture(ipython)
+        cells.register()
+        cells.begin_current()
+    magics.cell_capture = cells
+    cells.enabled = magics.capture_cells
     _adopt_pipeline_run()
     if magics.autolog:
         from ..tracking.autolog import autolog
@@ -117,7 +135,9 @@ def _adopt_pipeline_run() -> None:
 
 
 def unload(ipython: Any) -> None:
-    global _capture
-    if _capture is not None:
-        _capture.unregister()
-        _capture = None
+    """Stop the cell capture of ``ipython`` (``%unload_ext mlops_lab``)."""
+    magics = extension(ipython)
+    cells = getattr(magics, "cell_capture", None)
+    if cells is not None:
+        cells.unregister()
+        magics.cell_capture = None

@@ -18,6 +18,7 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -26,7 +27,7 @@ _DOTTED = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*")
 _PLACEHOLDER = re.compile(
     rf"\{{\{{|\}}\}}|\$\$|\{{(?P<brace>[^{{}}]*)\}}|\$(?P<dollar>{_DOTTED.pattern})"
 )
-_ESCAPES = {"{{": "{", "}}": "}", "$$": "$"}
+_ESCAPES = MappingProxyType({"{{": "{", "}}": "}", "$$": "$"})
 _MISSING = object()
 
 

@@ -77,7 +77,6 @@ def dispatch(magics: Any, line: str, cell: str | None = None) -> Any:
     """Parse ``line`` (``VERB ARGS...``), make the verb's call, return what it displays."""
     from IPython.core.error import UsageError
 
-    from . import capture
     from .tracking import read_raw
 
     table = verbs()
@@ -112,6 +111,8 @@ def dispatch(magics: Any, line: str, cell: str | None = None) -> Any:
             args = verb_parser.parse_args(words)
         except HelpShown:
             return None
-    invocation = Invocation(NOTEBOOK, namespace, cell=cell, ipython=shell, capture=capture())
+    invocation = Invocation(
+        NOTEBOOK, namespace, cell=cell, ipython=shell, capture=getattr(magics, "cell_capture", None)
+    )
     result = (command.notebook_call or command.call)(args, invocation)
     return command.render_notebook(result, args)

@@ -16,7 +16,8 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 from ..errors import BundleError, BundleIntegrityError
@@ -117,35 +118,37 @@ _SHA = _matches(SHA256, "a sha256 hex digest")
 _NAME = _matches(NAME, "a name of letters, digits, '.', '_', '-' (up to 128, no spaces or markup)")
 
 # field -> (required, check); "a.b" names a field of the object in "a".
-_FIELDS: dict[str, tuple[bool, Check]] = {
-    "format_version": (True, lambda v: None if v == FORMAT_VERSION else f"{FORMAT_VERSION}"),
-    "name": (True, _NAME),
-    "version": (True, _matches(VERSION, "a version of letters, digits, '.', '_', '-'")),
-    "aliases": (False, _list_of(_is_str)),
-    "run_id": (False, _optional(_matches(RUN_ID, "a run id (32 hex digits)"))),
-    "run_name": (False, _optional(_is_str)),
-    "experiment": (False, _optional(_is_str)),
-    "artifact": (False, _optional(_is_str)),
-    "metrics": (False, _dict_of(_is_str, _metric)),
-    "params": (False, _dict_of(_is_str, _is_scalar)),
-    "datasets": (False, _list_of(lambda v: None if isinstance(v, dict) else "an object")),
-    "created": (False, _is_number),
-    "mlops_lab_version": (False, _optional(_is_str)),
-    "python": (False, _optional(_is_str)),
-    "model": (True, lambda v: None if isinstance(v, dict) else "an object"),
-    "model.class": (False, _optional(_is_str)),
-    "model.flavor": (False, _is_str),
-    "model.sklearn_version": (False, _optional(_is_str)),
-    "model.digest": (False, _SHA),
-    "model.types": (False, _list_of(_is_str)),
-    "model.classes": (False, _optional(_list_of(_is_scalar))),
-    "onnx": (False, lambda v: None if isinstance(v, dict) else "an object"),
-    "onnx.status": (False, _is_str),
-    "onnx.reason": (False, _optional(_is_str)),
-    "schema_columns": (False, _list_of(_is_str)),
-    "files": (True, _dict_of(_matches(FILE_NAME, "plain file names"), _SHA)),
-    DIGEST_FIELD: (True, _SHA),
-}
+_FIELDS: Mapping[str, tuple[bool, Check]] = MappingProxyType(
+    {
+        "format_version": (True, lambda v: None if v == FORMAT_VERSION else f"{FORMAT_VERSION}"),
+        "name": (True, _NAME),
+        "version": (True, _matches(VERSION, "a version of letters, digits, '.', '_', '-'")),
+        "aliases": (False, _list_of(_is_str)),
+        "run_id": (False, _optional(_matches(RUN_ID, "a run id (32 hex digits)"))),
+        "run_name": (False, _optional(_is_str)),
+        "experiment": (False, _optional(_is_str)),
+        "artifact": (False, _optional(_is_str)),
+        "metrics": (False, _dict_of(_is_str, _metric)),
+        "params": (False, _dict_of(_is_str, _is_scalar)),
+        "datasets": (False, _list_of(lambda v: None if isinstance(v, dict) else "an object")),
+        "created": (False, _is_number),
+        "mlops_lab_version": (False, _optional(_is_str)),
+        "python": (False, _optional(_is_str)),
+        "model": (True, lambda v: None if isinstance(v, dict) else "an object"),
+        "model.class": (False, _optional(_is_str)),
+        "model.flavor": (False, _is_str),
+        "model.sklearn_version": (False, _optional(_is_str)),
+        "model.digest": (False, _SHA),
+        "model.types": (False, _list_of(_is_str)),
+        "model.classes": (False, _optional(_list_of(_is_scalar))),
+        "onnx": (False, lambda v: None if isinstance(v, dict) else "an object"),
+        "onnx.status": (False, _is_str),
+        "onnx.reason": (False, _optional(_is_str)),
+        "schema_columns": (False, _list_of(_is_str)),
+        "files": (True, _dict_of(_matches(FILE_NAME, "plain file names"), _SHA)),
+        DIGEST_FIELD: (True, _SHA),
+    }
+)
 
 
 def _dataset_problem(entry: dict[str, Any]) -> str | None:

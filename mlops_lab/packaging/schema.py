@@ -29,19 +29,24 @@ TEXT = frozenset({"string", "category"})
 _NUMBER_TYPES = (int, float)
 _FLOAT_MAX = sys.float_info.max
 
+
 # Values quoted in error messages are shortened: a request may hold a megabyte string or a
 # list nested hundreds deep, and an error message must stay one readable line.
-_SHORT = reprlib.Repr()
-_SHORT.maxstring = 60
-_SHORT.maxother = 60
-_SHORT.maxlong = 40
-_SHORT.maxlevel = 2
-_SHORT.maxlist = _SHORT.maxdict = 4
+def _brief_repr() -> reprlib.Repr:
+    """A ``Repr`` that cuts strings, numbers and containers short (made per message:
+    it is only used to word an error)."""
+    short = reprlib.Repr()
+    short.maxstring = 60
+    short.maxother = 60
+    short.maxlong = 40
+    short.maxlevel = 2
+    short.maxlist = short.maxdict = 4
+    return short
 
 
 def show(value: Any) -> str:
     """A short ``repr`` of a request value, safe for deep nesting and huge numbers."""
-    return _SHORT.repr(value)
+    return _brief_repr().repr(value)
 
 
 def int_bounds(dtype: str) -> tuple[int, int]:

@@ -26,10 +26,9 @@ from collections.abc import Callable
 from typing import Any
 
 from ..errors import InvalidArgumentError, MissingDependencyError
+from ..project import process_resource
 
 Factory = Callable[..., tuple[Any, Callable[[], None] | None]]
-
-_registry: dict[str, Factory] | None = None
 
 
 def _processes(
@@ -82,10 +81,8 @@ def _dask(
 
 
 def _registered() -> dict[str, Factory]:
-    global _registry
-    if _registry is None:
-        _registry = {"processes": _processes, "dask": _dask}
-    return _registry
+    """The process's registry of executors (made on first use, with the built-in ones)."""
+    return process_resource("pipeline.executors", lambda: {"processes": _processes, "dask": _dask})
 
 
 def register(name: str, factory: Factory) -> None:

@@ -48,6 +48,7 @@ import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from ..errors import InvalidArgumentError, PipelineError
@@ -77,16 +78,18 @@ LAUNCHER = ("-m", "ipykernel_launcher")
 TRANSPARENT_LINES = frozenset({"%load_ext mlops_lab"})
 # What a kernel that imports mlops_lab imports later (its lazily loaded parts), and the
 # caches it fills on its first run, done once in the template.
-COMPANIONS = {
-    "mlops_lab": (
-        "mlops_lab.magics",
-        "mlops_lab.tracking.models",
-        "skops.io",
-        "papermill",
-        "mlops_lab.pipeline.kernels",
-    ),
-}
-WARM_CALLS = {"mlops_lab": ("mlops_lab.tracking.capture:environment",)}
+COMPANIONS = MappingProxyType(
+    {
+        "mlops_lab": (
+            "mlops_lab.magics",
+            "mlops_lab.tracking.models",
+            "skops.io",
+            "papermill",
+            "mlops_lab.pipeline.kernels",
+        ),
+    }
+)
+WARM_CALLS = MappingProxyType({"mlops_lab": ("mlops_lab.tracking.capture:environment",)})
 
 
 def enabled() -> bool:

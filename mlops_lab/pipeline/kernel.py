@@ -27,15 +27,14 @@ from __future__ import annotations
 import tempfile
 from typing import Any
 
+from ..project import peek_process_resource, process_resource
 from .kernels import kernel_config
-
-_manager_class: type | None = None
 
 
 def kernel_manager_class() -> type:
     """jupyter_client's ``AsyncKernelManager``, without the interrupt before a shutdown."""
-    global _manager_class
-    if _manager_class is None:
+    made = peek_process_resource("pipeline.kernel.manager_class")
+    if made is None:
         from jupyter_client.manager import AsyncKernelManager
 
         class PipelineKernelManager(AsyncKernelManager):  # type: ignore[misc]
@@ -47,8 +46,8 @@ def kernel_manager_class() -> type:
                     return
                 await super()._async_interrupt_kernel()
 
-        _manager_class = PipelineKernelManager
-    return _manager_class
+        made = process_resource("pipeline.kernel.manager_class", lambda: PipelineKernelManager)
+    return made  # type: ignore[no-any-return]
 
 
 def execute_notebook(input_path: str, output_path: str, *, warm: bool = True, **kwargs: Any) -> Any:

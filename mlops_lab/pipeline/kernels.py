@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import InvalidArgumentError, PipelineError
+from ..project import discard_process_resource, peek_process_resource, process_resource
 from . import forking
 
 AHEAD_ENV_VAR = "MLOPS_LAB_KERNELS_AHEAD"
@@ -66,10 +67,6 @@ def kernel_config(socket_dir: str) -> Any:
     return config
 
 
-_manager_class: type | None = None
-_engine_registered = False
-
-
 def manager_class() -> type:
     """A blocking ``KernelManager`` (started and stopped from any thread) for nbclient.
 
@@ -77,8 +74,8 @@ def manager_class() -> type:
     manager it does not interrupt a kernel it shuts down, and it notices a
     kernel's exit every 20 ms rather than every 100 ms.
     """
-    global _manager_class
-    if _manager_class is None:
+    made = peek_process_resource("pipeline.kernels.manager_class")
+    if made is None:
         from jupyter_client.manager import KernelManager
 
         class WarmKernelManager(KernelManager):  # type: ignore[misc]
@@ -124,8 +121,8 @@ def manager_class() -> type:
             ) -> None:
                 await super()._async_finish_shutdown(waittime, pollinterval, restart)
 
-        _manager_class = WarmKernelManager
-    return _manager_class
+        made = process_resource("pipeline.kernels.manager_class", lambda: WarmKernelManager)
+    return made  # type: ignore[no-any-return]
 
 
 def default_ahead() -> int:
@@ -636,32 +633,32 @@ def is_python(name: str) -> bool:
 
 # -- the process's pool ---------------------------------------------------------------------
 
-_pool: KernelPool | None = None
-_pool_lock = threading.Lock()
-
 
 def pool() -> KernelPool:
     """This process's kernel pool, created on first use and closed at exit."""
-    global _pool
-    with _pool_lock:
-        if _pool is None or _pool._closed:
-            import atexit
-            from multiprocessing import util
+    return process_resource(
+        "pipeline.kernels.pool",
+        _new_pool,
+        close=KernelPool.close,
+        inherit=False,
+        stale=lambda made: made._closed,
+    )
 
-            _pool = KernelPool()
-            atexit.register(_pool.close)
-            # A multiprocessing worker leaves through os._exit: atexit never runs there.
-            util.Finalize(_pool, _pool.close, exitpriority=10)
-        return _pool
+
+def _new_pool() -> KernelPool:
+    import atexit
+    from multiprocessing import util
+
+    made = KernelPool()
+    atexit.register(made.close)
+    # A multiprocessing worker leaves through os._exit: atexit never runs there.
+    util.Finalize(made, made.close, exitpriority=10)
+    return made
 
 
 def close_pool() -> None:
     """Close this process's pool (a new one starts on next use)."""
-    global _pool
-    with _pool_lock:
-        current, _pool = _pool, None
-    if current is not None:
-        current.close()
+    discard_process_resource("pipeline.kernels.pool")
 
 
 def warm(kernel_name: str = "python3", template: str | None = None) -> None:
@@ -706,8 +703,7 @@ def dask_worker_plugin(kernel_name: str = "python3") -> Any:
 
 
 def _register_engine() -> None:
-    global _engine_registered
-    if _engine_registered:
+    if peek_process_resource("pipeline.kernels.engine") is not None:
         return
     from papermill.engines import Engine, papermill_engines
 
@@ -753,15 +749,12 @@ def _register_engine() -> None:
                     client.kc = None
 
     papermill_engines.register(ENGINE, WarmEngine)
-    _engine_registered = True
-
-
-_client: type | None = None
+    process_resource("pipeline.kernels.engine", lambda: WarmEngine)
 
 
 def _client_class() -> type:
-    global _client
-    if _client is None:
+    made = peek_process_resource("pipeline.kernels.client_class")
+    if made is None:
         from jupyter_core.utils import run_sync
         from papermill.clientwrap import PapermillNotebookClient
         from traitlets import Unicode
@@ -806,5 +799,5 @@ def _client_class() -> type:
                 )
                 await self.async_wait_for_reply(msg_id)
 
-        _client = WarmNotebookClient
-    return _client
+        made = process_resource("pipeline.kernels.client_class", lambda: WarmNotebookClient)
+    return made  # type: ignore[no-any-return]

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from ..tracking.run import Run
     from .run import PipelineResult
 
-_SKIPPED_STEPS = {"gate", "register"}
+_SKIPPED_STEPS = frozenset({"gate", "register"})
 
 
 @dataclass

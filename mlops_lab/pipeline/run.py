@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import MlopsLabError, PipelineStepError
-from ..project import RUN_ID_ENV_VAR
+from ..project import RUN_ID_ENV_VAR, process_resource
 from .fair_gate import FairScore
 from .gate import GateDecision, current_champion, decide
 from .progress import Progress
@@ -35,8 +35,6 @@ if TYPE_CHECKING:
     from ..registry.api import ModelVersion
     from ..store import Store
     from ..tracking.run import Run
-
-_env_lock = threading.Lock()
 
 
 @dataclass
@@ -67,7 +65,8 @@ class PipelineResult:
 @contextmanager
 def kernel_environment(**values: str) -> Iterator[None]:
     """Set environment variables for a kernel started inside the block, then restore them."""
-    with _env_lock:
+    # os.environ is the process's: one lock for the process, whichever module sets it.
+    with process_resource("process.environ_lock", threading.Lock):
         saved = {k: os.environ.get(k) for k in values}
         os.environ.update(values)
         try:

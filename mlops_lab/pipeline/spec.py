@@ -22,8 +22,8 @@ from ..errors import PipelineError, PipelineNotFoundError, PipelineParamError
 SPEC_FILE = "pipeline.json"
 SPEC_FORMAT = 1
 PARAM_TYPES = ("int", "float", "bool", "str", "path", "list", "dict", "any")
-_TRUE = {"true", "1", "yes", "y", "on"}
-_FALSE = {"false", "0", "no", "n", "off"}
+_TRUE = frozenset({"true", "1", "yes", "y", "on"})
+_FALSE = frozenset({"false", "0", "no", "n", "off"})
 
 
 def param_type(value: Any) -> str:

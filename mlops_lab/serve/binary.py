@@ -12,26 +12,29 @@ way: a JSON header, then the bytes, with ``Inference-Header-Content-Length``.
 from __future__ import annotations
 
 import struct
+from types import MappingProxyType
 from typing import Any
 
 from ..errors import InputValidationError
 from ..packaging.schema import show
 
 HEADER = "inference-header-content-length"
-NUMPY_TYPES = {
-    "BOOL": "?",
-    "UINT8": "<u1",
-    "UINT16": "<u2",
-    "UINT32": "<u4",
-    "UINT64": "<u8",
-    "INT8": "<i1",
-    "INT16": "<i2",
-    "INT32": "<i4",
-    "INT64": "<i8",
-    "FP16": "<f2",
-    "FP32": "<f4",
-    "FP64": "<f8",
-}
+NUMPY_TYPES = MappingProxyType(
+    {
+        "BOOL": "?",
+        "UINT8": "<u1",
+        "UINT16": "<u2",
+        "UINT32": "<u4",
+        "UINT64": "<u8",
+        "INT8": "<i1",
+        "INT16": "<i2",
+        "INT32": "<i4",
+        "INT64": "<i8",
+        "FP16": "<f2",
+        "FP32": "<f4",
+        "FP64": "<f8",
+    }
+)
 
 
 def _bad(message: str) -> InputValidationError:

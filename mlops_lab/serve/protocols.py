@@ -25,6 +25,7 @@ import json
 import math
 import re
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InputValidationError
@@ -91,15 +92,14 @@ def _check(schema: InputSchema, data: Any, unseen: str) -> tuple[Any, int]:
 
 MAX_RANK = 8  # deeper tensors (or data nested deeper than its shape) are refused
 _NUMBERS = frozenset({int, float, type(None)})
-_ALLOWED = {
-    "BOOL": frozenset({bool, type(None)}),
-    "BYTES": frozenset({str, int, float, bool, type(None)}),  # a mixed [N, n_columns] tensor
-}
-for _t in V2_DATATYPES:
-    if _t.startswith(("INT", "UINT")):
-        _ALLOWED[_t] = frozenset({int, type(None)})
-    elif _t.startswith("FP"):
-        _ALLOWED[_t] = _NUMBERS
+_ALLOWED = MappingProxyType(
+    {
+        "BOOL": frozenset({bool, type(None)}),
+        "BYTES": frozenset({str, int, float, bool, type(None)}),  # a mixed [N, n_columns] tensor
+        **{t: frozenset({int, type(None)}) for t in V2_DATATYPES if t.startswith(("INT", "UINT"))},
+        **{t: _NUMBERS for t in V2_DATATYPES if t.startswith("FP")},
+    }
+)
 
 
 @dataclass

@@ -52,63 +52,73 @@ compiles in SQLite.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 
 from ..errors import FilterSyntaxError
 
 # Attribute name -> SQL expression over runs r / experiments e.
-ATTRIBUTES: dict[str, str] = {
-    "run_id": "r.run_id",
-    "name": "r.name",
-    "run_name": "r.name",
-    "status": "r.status",
-    "experiment": "e.name",
-    "start_time": "r.start_time",
-    "end_time": "r.end_time",
-    "duration_s": "(r.end_time - r.start_time)",
-    "parent_id": "r.parent_id",
-    "source_type": "r.source_type",
-    "source_path": "r.source_path",
-    "git_commit": "r.git_commit",
-    "git_branch": "r.git_branch",
-    "host": "r.host",
-    "user": "r.user",
-}
+ATTRIBUTES: Mapping[str, str] = MappingProxyType(
+    {
+        "run_id": "r.run_id",
+        "name": "r.name",
+        "run_name": "r.name",
+        "status": "r.status",
+        "experiment": "e.name",
+        "start_time": "r.start_time",
+        "end_time": "r.end_time",
+        "duration_s": "(r.end_time - r.start_time)",
+        "parent_id": "r.parent_id",
+        "source_type": "r.source_type",
+        "source_path": "r.source_path",
+        "git_commit": "r.git_commit",
+        "git_branch": "r.git_branch",
+        "host": "r.host",
+        "user": "r.user",
+    }
+)
 # MLflow's other names for attributes (compared case-insensitively, as all attributes).
-ALIASES: dict[str, str] = {
-    "created": "start_time",
-    "run name": "name",
-    "user_id": "user",
-}
-_TIME_ATTRIBUTES = {"start_time", "end_time"}
-_NUMBER_ATTRIBUTES = {"start_time", "end_time", "duration_s"}
-_PREFIXES = {
-    "metrics": "metrics",
-    "metric": "metrics",
-    "params": "params",
-    "param": "params",
-    "parameter": "params",
-    "parameters": "params",
-    "tags": "tags",
-    "tag": "tags",
-    "attributes": "attributes",
-    "attribute": "attributes",
-    "attr": "attributes",
-    "run": "attributes",
-}
-_KEYWORDS = {"and", "or", "not", "in", "like", "ilike", "is", "null", "asc", "desc"}
-_COMPARISONS = {
-    "=": "=",
-    "==": "=",
-    "!=": "!=",
-    "<>": "!=",
-    "<": "<",
-    "<=": "<=",
-    ">": ">",
-    ">=": ">=",
-}
+ALIASES: Mapping[str, str] = MappingProxyType(
+    {
+        "created": "start_time",
+        "run name": "name",
+        "user_id": "user",
+    }
+)
+_TIME_ATTRIBUTES = frozenset({"start_time", "end_time"})
+_NUMBER_ATTRIBUTES = frozenset({"start_time", "end_time", "duration_s"})
+_PREFIXES = MappingProxyType(
+    {
+        "metrics": "metrics",
+        "metric": "metrics",
+        "params": "params",
+        "param": "params",
+        "parameter": "params",
+        "parameters": "params",
+        "tags": "tags",
+        "tag": "tags",
+        "attributes": "attributes",
+        "attribute": "attributes",
+        "attr": "attributes",
+        "run": "attributes",
+    }
+)
+_KEYWORDS = frozenset({"and", "or", "not", "in", "like", "ilike", "is", "null", "asc", "desc"})
+_COMPARISONS = MappingProxyType(
+    {
+        "=": "=",
+        "==": "=",
+        "!=": "!=",
+        "<>": "!=",
+        "<": "<",
+        "<=": "<=",
+        ">": ">",
+        ">=": ">=",
+    }
+)
 
 MAX_DEPTH = 20
 """Most parentheses open at once (SQLite's parser refuses much deeper SQL)."""

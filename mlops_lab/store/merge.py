@@ -44,14 +44,16 @@ if TYPE_CHECKING:
 
 _ALIAS = "merged"
 # Handled one by one below; every other table is merged by its key (or whole rows).
-_SPECIAL = {
-    "experiments",
-    "runs",
-    "latest_metrics",
-    "model_versions",
-    "model_aliases",
-    "model_events",
-}
+_SPECIAL = frozenset(
+    {
+        "experiments",
+        "runs",
+        "latest_metrics",
+        "model_versions",
+        "model_aliases",
+        "model_events",
+    }
+)
 
 
 @dataclass

@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from ..errors import StoreError
@@ -75,29 +76,31 @@ def _version(value: Any) -> str | None:
 
 
 # table -> column -> rule; tables with a run_id column not listed here get an optional run id.
-RULES: dict[str, dict[str, Rule]] = {
-    "experiments": {"name": _experiment},
-    "environments": {"env_id": _digest},
-    "runs": {"run_id": _run_id, "parent_id": _optional(_run_id), "env_id": _optional(_digest)},
-    "params": {"run_id": _run_id},
-    "metrics": {"run_id": _run_id},
-    "latest_metrics": {"run_id": _run_id},
-    "tags": {"run_id": _run_id},
-    "cells": {"run_id": _run_id},
-    "datasets": {"digest": _digest},
-    "run_inputs": {"run_id": _run_id, "digest": _digest},
-    "artifacts": {"run_id": _run_id, "digest": _digest},
-    "validations": {"run_id": _optional(_run_id), "digest": _digest},
-    "registered_models": {"name": _model_name},
-    "model_versions": {
-        "name": _model_name,
-        "version": _version,
-        "run_id": _run_id,
-        "digest": _digest,
-    },
-    "model_aliases": {"name": _model_name, "alias": _alias, "version": _version},
-    "model_events": {"name": _model_name, "version": _version},
-}
+RULES: Mapping[str, dict[str, Rule]] = MappingProxyType(
+    {
+        "experiments": {"name": _experiment},
+        "environments": {"env_id": _digest},
+        "runs": {"run_id": _run_id, "parent_id": _optional(_run_id), "env_id": _optional(_digest)},
+        "params": {"run_id": _run_id},
+        "metrics": {"run_id": _run_id},
+        "latest_metrics": {"run_id": _run_id},
+        "tags": {"run_id": _run_id},
+        "cells": {"run_id": _run_id},
+        "datasets": {"digest": _digest},
+        "run_inputs": {"run_id": _run_id, "digest": _digest},
+        "artifacts": {"run_id": _run_id, "digest": _digest},
+        "validations": {"run_id": _optional(_run_id), "digest": _digest},
+        "registered_models": {"name": _model_name},
+        "model_versions": {
+            "name": _model_name,
+            "version": _version,
+            "run_id": _run_id,
+            "digest": _digest,
+        },
+        "model_aliases": {"name": _model_name, "alias": _alias, "version": _version},
+        "model_events": {"name": _model_name, "version": _version},
+    }
+)
 
 
 def _short(value: Any) -> str:

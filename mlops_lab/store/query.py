@@ -21,8 +21,8 @@ if TYPE_CHECKING:
 
     from .store import Store
 
-RUN_COLUMNS = ["run_id", "name", "experiment", "status", "start_time", "end_time", "duration_s"]
-_EXTRA_COLUMNS = ["parent_id"]
+RUN_COLUMNS = ("run_id", "name", "experiment", "status", "start_time", "end_time", "duration_s")
+_EXTRA_COLUMNS = ("parent_id",)
 
 
 def convert_param(value: str, vtype: str) -> Any:

@@ -271,7 +271,7 @@ def _cell_ids(db) -> None:
         db.execute("ALTER TABLE cells ADD COLUMN cell_id TEXT")
 
 
-MIGRATIONS: list[Callable] = [
+MIGRATIONS: tuple[Callable, ...] = (
     _v1,
     _v2,
     _predictions,
@@ -279,7 +279,7 @@ MIGRATIONS: list[Callable] = [
     _run_summaries,
     _prediction_client_ids,
     _cell_ids,
-]
+)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -16,14 +16,17 @@ import json
 import math
 import sqlite3
 from collections.abc import Iterable
+from types import MappingProxyType
 
 COLUMNS = ("params_json", "metrics_json", "tags_json")
 
-_SELECT = {
-    "params_json": "SELECT key, value, vtype FROM params WHERE run_id = ?",
-    "metrics_json": "SELECT key, value FROM latest_metrics WHERE run_id = ?",
-    "tags_json": "SELECT key, value FROM tags WHERE run_id = ?",
-}
+_SELECT = MappingProxyType(
+    {
+        "params_json": "SELECT key, value, vtype FROM params WHERE run_id = ?",
+        "metrics_json": "SELECT key, value FROM latest_metrics WHERE run_id = ?",
+        "tags_json": "SELECT key, value FROM tags WHERE run_id = ?",
+    }
+)
 
 
 def _object(column: str, rows: list[tuple]) -> str:

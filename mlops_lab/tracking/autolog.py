@@ -1,18 +1,25 @@
 """scikit-learn autologging: every ``fit`` becomes a tracked run, with nothing to write.
 
-``ml.autolog()`` wraps the ``fit`` (and, where a class defines its own,
-``fit_transform`` / ``fit_predict``) of every scikit-learn estimator,
-Pipeline, ColumnTransformer, FeatureUnion and hyper-parameter search. After
-the outermost fit returns it logs the estimator's params, training metrics,
-the fitted model (skops) with its input signature, and fingerprints of ``X``
-and ``y`` as the run's training datasets; a search also logs its best params
-and one child run per top candidate. With no run open, each fit gets its own
-run, named after the estimator class. The fits an estimator makes inside its
-own fit (a Pipeline's steps, a search's candidates, also in worker threads)
-are not logged on their own; so a fit started in one thread while another
-thread's fit is running is not logged either. Logging never breaks the user's fit: a failure becomes a
-:class:`~mlops_lab.errors.MlopsLabWarning`. ``ml.autolog(False)`` puts every
-original method back. scikit-learn is imported only when autolog is enabled.
+``ml.autolog()`` (or ``project.autolog()``) wraps the ``fit`` (and, where a
+class defines its own, ``fit_transform`` / ``fit_predict``) of every
+scikit-learn estimator, Pipeline, ColumnTransformer, FeatureUnion and
+hyper-parameter search. After the outermost fit returns it logs the
+estimator's params, training metrics, the fitted model (skops) with its input
+signature, and fingerprints of ``X`` and ``y`` as the run's training datasets;
+a search also logs its best params and one child run per top candidate. With
+no run open, each fit gets its own run, named after the estimator class.
+
+The settings belong to a project; the patched methods are one table per
+process (:class:`Patches`, a process resource of :mod:`mlops_lab.project`).
+A fit is logged to the project whose run is active in the fitting thread or
+task, among those with autolog on, else to the project that turned it on
+last. The fits an estimator makes inside its own fit (a Pipeline's steps, a
+search's candidates, also in worker threads) are not logged on their own; so
+a fit started in one thread while another thread's fit is running is not
+logged either. Logging never breaks the user's fit: a failure becomes a
+:class:`~mlops_lab.errors.MlopsLabWarning`. ``ml.autolog(False)`` turns it
+off for the default project, and every original method is put back once no
+open project has it on. scikit-learn is imported only when autolog is enabled.
 """
 
 from __future__ import annotations
@@ -27,10 +34,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidArgumentError, MissingDependencyError, MlopsLabWarning
+from ..project import current_default, default_project, open_projects, process_resource
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from ..project import Project
     from .run import Run
 
 PATCHED_METHODS = ("fit", "fit_transform", "fit_predict")
@@ -45,24 +54,90 @@ _EXTRA_CLASSES = (
 _RAW_KINDS = frozenset("biufcmMSU")
 
 
-@dataclass
-class _Settings:
-    enabled: bool = False
+@dataclass(frozen=True)
+class AutologSettings:
+    """What autolog records for one project (``Project.autolog_settings``)."""
+
     log_models: bool = True
     log_datasets: bool = True
     max_tuning_runs: int | None = 5
     silent: bool = False
+    order: int = 0  # when it was turned on: the latest gets the fits no open run claims
 
 
-_settings = _Settings()
-_originals: dict[tuple[type, str], Callable[..., Any]] = {}
-_patch_lock = threading.Lock()
-# An outermost fit in progress: in this thread (``_local.busy``) or in any (``_fitting``).
-# Estimators fit sub-estimators in worker threads too (IsolationForest, any search under
-# joblib's threading backend): a fit that starts while another one runs is not logged.
-_local = threading.local()
-_fitting = [0]
-_fitting_lock = threading.Lock()
+class Patches:
+    """The scikit-learn methods autolog wrapped: one table per process.
+
+    Patching a class is process-wide by nature, so the table is a process
+    resource of :mod:`mlops_lab.project` (:func:`patches`); the settings are
+    each project's own. ``busy`` (in this thread) and ``fitting`` (in any
+    thread) mark an outermost fit in progress: estimators fit sub-estimators in
+    worker threads too (IsolationForest, any search under joblib's threading
+    backend), and a fit that starts while another one runs is not logged.
+    """
+
+    def __init__(self) -> None:
+        self.originals: dict[tuple[type, str], Callable[..., Any]] = {}
+        self.lock = threading.Lock()
+        self.local = threading.local()
+        self.fitting = 0
+        self.fitting_lock = threading.Lock()
+        self.turned_on = 0
+
+    def patch(self) -> None:
+        try:
+            from importlib import import_module
+
+            from sklearn.utils import all_estimators
+        except ImportError as exc:
+            raise MissingDependencyError("scikit-learn", "sklearn", "autolog") from exc
+        classes = [cls for _, cls in all_estimators()]
+        classes += [getattr(import_module(mod), name) for mod, name in _EXTRA_CLASSES]
+        for cls in classes:
+            for method in PATCHED_METHODS:
+                # Patch the class that defines the method (GridSearchCV inherits its fit).
+                owner = next((k for k in cls.__mro__ if method in k.__dict__), None)
+                if owner is None or (owner, method) in self.originals:
+                    continue
+                original = owner.__dict__[method]
+                module = owner.__module__ or ""
+                # Mixins' fit_transform / fit_predict call fit, which is patched already;
+                # descriptors (available_if, properties) are left alone.
+                if not module.startswith("sklearn.") or module == "sklearn.base":
+                    continue
+                if not inspect.isfunction(original):
+                    continue
+                self.originals[(owner, method)] = original
+                setattr(owner, method, _wrap(original, self))
+
+    def unpatch(self) -> None:
+        """Put every original method back."""
+        for (owner, method), original in list(self.originals.items()):
+            current = owner.__dict__.get(method)
+            if getattr(current, "__wrapped__", None) is original:
+                setattr(owner, method, original)
+            del self.originals[(owner, method)]
+
+    def target(self) -> tuple[Project, AutologSettings] | None:
+        """The project an outermost fit now logs to, with its settings (``None``: none).
+
+        Among the open projects with autolog on: the one whose run is active in
+        this thread or task, else the one that turned autolog on last.
+        """
+        best: tuple[tuple[bool, int], Project, AutologSettings] | None = None
+        for project in open_projects():
+            settings = project.autolog_settings
+            if settings is None:
+                continue
+            rank = (project.active is not None, settings.order)
+            if best is None or rank > best[0]:
+                best = (rank, project, settings)
+        return None if best is None else (best[1], best[2])
+
+
+def patches() -> Patches:
+    """This process's table of patched methods (put back when the process's projects close)."""
+    return process_resource("tracking.autolog.patches", Patches, close=Patches.unpatch)
 
 
 def autolog(
@@ -72,13 +147,21 @@ def autolog(
     log_datasets: bool = True,
     max_tuning_runs: int | None = 5,
     silent: bool = False,
+    project: Project | None = None,
 ) -> None:
-    """Turn scikit-learn autologging on (or off with ``enable=False``).
+    """Turn scikit-learn autologging on (or off with ``enable=False``) for a project.
+
+    Patching scikit-learn is process-wide (as MLflow's autolog is); where each
+    fit is logged is not: it goes to the project whose run is active in the
+    fitting thread or task, among those with autolog on, else to the project
+    that turned autolog on last. Turning it off in one project leaves it on in
+    the others; the original methods are put back when no project has it on.
 
     Parameters
     ----------
     enable
-        ``False`` restores every original ``fit`` method.
+        ``False`` turns it off for ``project`` (and restores every original ``fit``
+        method when no other open project has it on).
     log_models
         Store each fitted model (skops) with its input signature; for a search,
         its ``best_estimator_``.
@@ -89,6 +172,9 @@ def autolog(
         How many of a search's best candidates get a child run; ``None`` for all.
     silent
         Do not warn when something could not be logged.
+    project
+        The project the fits go to (default: :func:`~mlops_lab.default_project`);
+        ``project.autolog(...)`` is the same call.
 
     Examples
     --------
@@ -106,85 +192,66 @@ def autolog(
         raise InvalidArgumentError(
             f"max_tuning_runs: expected a non-negative integer or None, got {max_tuning_runs!r}"
         )
-    with _patch_lock:
+    table = patches()
+    with table.lock:
         if not enable:
-            _settings.enabled = False
-            _unpatch()
+            target = project if project is not None else current_default()
+            if target is not None:
+                target.autolog_settings = None
+            if all(p.autolog_settings is None for p in open_projects()):
+                table.unpatch()
             return
-        _settings.log_models = bool(log_models)
-        _settings.log_datasets = bool(log_datasets)
-        _settings.max_tuning_runs = max_tuning_runs
-        _settings.silent = bool(silent)
-        _patch()
-        _settings.enabled = True
+        target = project if project is not None else default_project()
+        target._check_open()
+        table.patch()
+        table.turned_on += 1
+        target.autolog_settings = AutologSettings(
+            log_models=bool(log_models),
+            log_datasets=bool(log_datasets),
+            max_tuning_runs=max_tuning_runs,
+            silent=bool(silent),
+            order=table.turned_on,
+        )
 
 
-def _patch() -> None:
-    try:
-        from importlib import import_module
+def _wrap(original: Callable[..., Any], table: Patches) -> Callable[..., Any]:
+    local = table.local
 
-        from sklearn.utils import all_estimators
-    except ImportError as exc:
-        raise MissingDependencyError("scikit-learn", "sklearn", "autolog") from exc
-    classes = [cls for _, cls in all_estimators()]
-    classes += [getattr(import_module(mod), name) for mod, name in _EXTRA_CLASSES]
-    for cls in classes:
-        for method in PATCHED_METHODS:
-            # Patch the class that defines the method (GridSearchCV inherits its fit).
-            owner = next((k for k in cls.__mro__ if method in k.__dict__), None)
-            if owner is None or (owner, method) in _originals:
-                continue
-            original = owner.__dict__[method]
-            module = owner.__module__ or ""
-            # Mixins' fit_transform / fit_predict call fit, which is patched already;
-            # descriptors (available_if, properties) are left alone.
-            if not module.startswith("sklearn.") or module == "sklearn.base":
-                continue
-            if not inspect.isfunction(original):
-                continue
-            _originals[(owner, method)] = original
-            setattr(owner, method, _wrap(original))
-
-
-def _unpatch() -> None:
-    for (owner, method), original in list(_originals.items()):
-        current = owner.__dict__.get(method)
-        if getattr(current, "__wrapped__", None) is original:
-            setattr(owner, method, original)
-        del _originals[(owner, method)]
-
-
-def _wrap(original: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(original)
     def fit_and_log(self: Any, *args: Any, **kwargs: Any) -> Any:
-        if getattr(_local, "busy", False) or _fitting[0] or not _settings.enabled:
+        if getattr(local, "busy", False) or table.fitting:
             return original(self, *args, **kwargs)
-        _local.busy = True  # fits made inside this one (steps, candidates) are not logged
-        with _fitting_lock:
-            _fitting[0] += 1
+        target = table.target()
+        if target is None:
+            return original(self, *args, **kwargs)
+        local.busy = True  # fits made inside this one (steps, candidates) are not logged
+        with table.fitting_lock:
+            table.fitting += 1
         try:
-            return _outermost_fit(original, self, args, kwargs)
+            return _outermost_fit(original, self, args, kwargs, *target)
         finally:
-            with _fitting_lock:
-                _fitting[0] -= 1
-            _local.busy = False
+            with table.fitting_lock:
+                table.fitting -= 1
+            local.busy = False
 
     return fit_and_log
 
 
-def _outermost_fit(original: Callable[..., Any], est: Any, args: tuple, kwargs: dict) -> Any:
-    from .session import session
-
+def _outermost_fit(
+    original: Callable[..., Any],
+    est: Any,
+    args: tuple,
+    kwargs: dict,
+    project: Project,
+    settings: AutologSettings,
+) -> Any:
     problems: list[str] = []
     own: Run | None = None
     run: Run | None = None
     try:
-        sess = session()
-        run = sess.active
+        run = project.active
         if run is None:
-            own = run = sess.start_run(
-                type(est).__name__, experiment=None, tags=_estimator_tags(est), parent=None
-            )
+            own = run = project.start_run(type(est).__name__, tags=_estimator_tags(est))
     except Exception as exc:
         problems.append(f"no run could be opened ({type(exc).__name__}: {exc})")
     try:
@@ -193,24 +260,24 @@ def _outermost_fit(original: Callable[..., Any], est: Any, args: tuple, kwargs: 
         if own is not None:
             status = "killed" if isinstance(exc, KeyboardInterrupt) else "failed"
             try:
-                session().end_run(own, status)
+                project.end_run(status, run=own)
             except Exception as end_exc:
                 problems.append(f"the run could not be closed ({end_exc})")
-            _warn(est, problems)
+            _warn(est, problems, settings)
         raise
     if run is not None:
-        problems += _log_fit(run, est, args, kwargs, tagged=own is not None)
+        problems += _log_fit(project, settings, run, est, args, kwargs, tagged=own is not None)
     if own is not None:
         try:
-            session().end_run(own, "finished")
+            project.end_run("finished", run=own)
         except Exception as exc:
             problems.append(f"the run could not be closed ({exc})")
-    _warn(est, problems)
+    _warn(est, problems, settings)
     return result
 
 
-def _warn(est: Any, problems: list[str]) -> None:
-    if problems and not _settings.silent:
+def _warn(est: Any, problems: list[str], settings: AutologSettings) -> None:
+    if problems and not settings.silent:
         warnings.warn(
             f"mlops-lab autolog of {type(est).__name__}.fit: " + "; ".join(problems),
             MlopsLabWarning,
@@ -235,7 +302,16 @@ def _rereadable(obj: Any) -> bool:
     return obj is not None and (hasattr(obj, "shape") or isinstance(obj, list | tuple))
 
 
-def _log_fit(run: Run, est: Any, args: tuple, kwargs: dict, *, tagged: bool) -> list[str]:
+def _log_fit(
+    project: Project,
+    settings: AutologSettings,
+    run: Run,
+    est: Any,
+    args: tuple,
+    kwargs: dict,
+    *,
+    tagged: bool,
+) -> list[str]:
     """Log everything about a finished fit into ``run``; return what could not be logged."""
     problems: list[str] = []
     X, y, sample_weight = _fit_inputs(args, kwargs)
@@ -255,14 +331,14 @@ def _log_fit(run: Run, est: Any, args: tuple, kwargs: dict, *, tagged: bool) -> 
         steps.append(
             (
                 "training metrics",
-                lambda: _log_training_metrics(run, est, X, y, sample_weight, problems),
+                lambda: _log_training_metrics(project, run, est, X, y, sample_weight, problems),
             )
         )
     if search:
-        steps.append(("search results", lambda: _log_search(run, est, problems)))
-    if _settings.log_datasets and X is not None:
+        steps.append(("search results", lambda: _log_search(project, settings, run, est, problems)))
+    if settings.log_datasets and X is not None:
         steps.append(("datasets", lambda: _log_datasets(run, X, y)))
-    if _settings.log_models:
+    if settings.log_models:
         steps.append(("model", lambda: _log_model(run, est)))
     for what, step in steps:
         try:
@@ -326,14 +402,11 @@ def _log_params(run: Run, params: dict[str, Any], problems: list[str]) -> None:
 
 
 def _log_training_metrics(
-    run: Run, est: Any, X: Any, y: Any, sample_weight: Any, problems: list[str]
+    project: Project, run: Run, est: Any, X: Any, y: Any, sample_weight: Any, problems: list[str]
 ) -> None:
-    from .session import session
-
     metrics, failed = training_metrics(est, X, y, sample_weight)
-    sess = session()
     for key, value in metrics.items():
-        sess.log_metric(run, key, value, None)
+        project.buffer_metric(run, key, value, None)
     if failed:
         problems.append("training metrics not computed: " + ", ".join(failed))
 
@@ -483,22 +556,20 @@ def _regression_metrics(y: Any, pred: Any, w: Any) -> dict[str, float]:
 # -- searches ----------------------------------------------------------------------------
 
 
-def _log_search(run: Run, search: Any, problems: list[str]) -> None:
+def _log_search(
+    project: Project, settings: AutologSettings, run: Run, search: Any, problems: list[str]
+) -> None:
     """Best params and score of a search, and a child run per top candidate."""
     import numpy as np
-
-    from . import api
-    from .session import session
 
     results = search.cv_results_
     best = getattr(search, "best_params_", None)
     if best is not None:
         _log_params(run, {f"best_{k}": v for k, v in best.items()}, problems)
     score = getattr(search, "best_score_", None)
-    sess = session()
     if score is not None:
-        sess.log_metric(run, "best_cv_score", float(score), None)
-    limit = _settings.max_tuning_runs
+        project.buffer_metric(run, "best_cv_score", float(score), None)
+    limit = settings.max_tuning_runs
     if limit == 0:
         return
     refit = getattr(search, "refit", True)
@@ -518,20 +589,21 @@ def _log_search(run: Run, search: Any, problems: list[str]) -> None:
             value = results[key][index]
             if value is not np.ma.masked:
                 metrics[key] = float(value)
-        child = sess.start_run(
+        child = project.start_run(
             f"{parent_name} candidate {position}",
             experiment=experiment,
             tags={"candidate_index": str(int(index))},
             parent=run,
+            store=run.store,
         )
         try:
-            api.log_params(
+            project.log_params(
                 {k: _loggable(v) for k, v in results["params"][index].items()}, run=child
             )
             for key, value in metrics.items():
-                sess.log_metric(child, key, value, None)
+                project.buffer_metric(child, key, value, None)
         finally:
-            sess.end_run(child, "finished")
+            project.end_run("finished", run=child)
 
 
 # -- datasets and model --------------------------------------------------------------------

@@ -30,8 +30,6 @@ from typing import Any
 
 NOTEBOOK_ENV_VAR = "MLOPS_LAB_NOTEBOOK"
 
-_env_cache: tuple[tuple, dict[str, Any]] | None = None
-
 
 def _site_dirs_key() -> tuple:
     """The folders packages are installed in, with their modification times.
@@ -53,10 +51,12 @@ def _site_dirs_key() -> tuple:
 
 def environment() -> dict[str, Any]:
     """Python, platform and installed packages, with ``env_id`` (a digest of them)."""
-    global _env_cache
-    key = _site_dirs_key()
-    if _env_cache is not None and _env_cache[0] == key:
-        return _env_cache[1]
+    return dict(_environment(_site_dirs_key()))
+
+
+@functools.lru_cache(maxsize=1)
+def _environment(site_dirs: tuple) -> dict[str, Any]:
+    """The environment, read again only when a folder of ``sys.path`` changed (``site_dirs``)."""
     packages: dict[str, str] = {}
     for dist in metadata.distributions():
         try:
@@ -69,9 +69,7 @@ def environment() -> dict[str, Any]:
     python = platform.python_version()
     plat = platform.platform()
     env_id = hashlib.sha256(f"{python}\n{plat}\n{packages_json}".encode()).hexdigest()
-    env = {"env_id": env_id, "python": python, "platform": plat, "packages_json": packages_json}
-    _env_cache = (key, env)
-    return env
+    return {"env_id": env_id, "python": python, "platform": plat, "packages_json": packages_json}
 
 
 def process() -> dict[str, Any]:
@@ -125,6 +123,8 @@ def pid_alive(pid: int, start: str | None) -> bool:
 # unchanged since) and corrected if the next status, started after the run, says
 # otherwise. Reading a run back (``Run.info``) or exiting waits for that answer,
 # without the rate limit, so the flag read is the one for the tree as the run saw it.
+# The process's one :class:`GitWatcher` is a process resource of the project holder
+# (:func:`mlops_lab.project.git_watcher`); a forked child makes its own.
 
 GIT_REFRESH_S = 1.0
 GIT_STATUS_TIMEOUT_S = 20.0
@@ -451,33 +451,6 @@ class GitWatcher:
                 with self._cond:
                     self._busy = False
                     self._cond.notify_all()
-
-
-_watcher = GitWatcher()
-
-
-def _after_fork() -> None:
-    # A forked child has none of the parent's threads, and maybe a held lock.
-    global _watcher
-    _watcher = GitWatcher()
-
-
-os.register_at_fork(after_in_child=_after_fork)
-
-
-def git_info(start: Path, on_dirty: Callable[[bool | None], None]) -> dict[str, Any]:
-    """Commit, branch, root and dirty flag now; ``on_dirty`` corrects the flag later."""
-    return _watcher.info(start, on_dirty)
-
-
-def git_pending() -> bool:
-    """Is a dirty flag still to be written for a run of this process?"""
-    return _watcher.pending
-
-
-def wait_for_git(timeout: float = 1.0) -> bool:
-    """Let pending dirty-flag checks land now (before reading a run, and at exit)."""
-    return _watcher.wait(timeout)
 
 
 # -- source ------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from .session import session
 if TYPE_CHECKING:
     import pandas as pd
 
-COLUMNS = ["experiment_id", "name", "created", "n_runs"]
+COLUMNS = ("experiment_id", "name", "created", "n_runs")
 
 
 def experiments() -> pd.DataFrame:
@@ -25,4 +25,4 @@ def experiments() -> pd.DataFrame:
     sess = session()
     store = sess.store()
     sess.flush()
-    return pd.DataFrame(store.experiments(), columns=COLUMNS)
+    return pd.DataFrame(store.experiments(), columns=list(COLUMNS))

@@ -50,9 +50,16 @@ def signature(X: Any) -> dict[str, Any]:
 
 SIGNATURE_SOURCES = ("input_example", "training_frame", "feature_names_in_", "n_features_in_")
 
-# The first rows of the data each estimator was last fitted on, when autolog saw the fit
-# (held weakly: forgotten with the estimator). Only a few rows, never the whole frame.
-_training_heads: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+
+def _training_heads() -> weakref.WeakKeyDictionary[Any, Any]:
+    """The first rows of the data each estimator was last fitted on, when autolog saw the fit.
+
+    Held weakly (forgotten with the estimator), for the whole process (the estimator
+    objects are); only a few rows, never the whole frame.
+    """
+    from ..project import process_resource
+
+    return process_resource("tracking.training_heads", weakref.WeakKeyDictionary)
 
 
 def remember_training_frame(model: Any, X: Any) -> None:
@@ -67,9 +74,10 @@ def remember_training_frame(model: Any, X: Any) -> None:
     best = getattr(model, "best_estimator_", None)
     if best is not None:
         targets.append(best)
+    heads = _training_heads()
     for target in targets:
         try:
-            _training_heads[target] = head
+            heads[target] = head
         except TypeError:  # not weak-referenceable
             pass
 
@@ -211,8 +219,9 @@ def infer_signature(
     model_, first = _unwrap(model)
     names = _feature_names(model_, first)
     n = _n_features(model_, first)
+    heads = _training_heads()
     for target in (model, model_):
-        head = _training_heads.get(target) if _weakable(target) else None
+        head = heads.get(target) if _weakable(target) else None
         if head is None:
             continue
         cols = [str(c) for c in getattr(head, "columns", [])]

@@ -20,7 +20,6 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from ..store.query import convert_param
-from . import capture
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -103,9 +102,12 @@ class Run:
     @property
     def info(self) -> dict[str, Any]:
         """The run's record: status, times, parent, source, git, host, environment id."""
+        from ..project import GIT_WATCHER, peek_process_resource
+
         self._flush()
-        if capture.git_pending():  # a dirty flag of this process still to be written
-            capture.wait_for_git(GIT_READ_WAIT_S)
+        watcher = peek_process_resource(GIT_WATCHER)
+        if watcher is not None and watcher.pending:  # a dirty flag still to be written
+            watcher.wait(GIT_READ_WAIT_S)
         return self.store.run_record(self.run_id)
 
     @property

@@ -64,7 +64,7 @@ _CLASSES = (
     "numpy.dtype",
 )
 # Test helpers shipped inside scikit-learn are never part of a model.
-_EXCLUDED_MODULE_PARTS = {"tests", "_testing", "_mocking", "conftest"}
+_EXCLUDED_MODULE_PARTS = frozenset({"tests", "_testing", "_mocking", "conftest"})
 _DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
 _CALLABLES = (
     types.FunctionType,

@@ -390,7 +390,7 @@ def test_autolog_off_restores_every_original_method() -> None:
     assert all(cls.__dict__["fit"] is fit for cls, fit in originals.items())
     assert LogisticRegression.fit is originals[LogisticRegression]
     assert ColumnTransformer.fit_transform is transform
-    assert autolog_module._originals == {}
+    assert autolog_module.patches().originals == {}
     X, y = load_iris(return_X_y=True)
     LogisticRegression(max_iter=1000).fit(X, y)
     assert len(ml.runs()) == 0
