@@ -35,7 +35,6 @@ from .spec import Param, PipelineSpec, param_type
 if TYPE_CHECKING:
     from ..tracking.run import Run
 
-PARENT_ENV_VAR = "MLOPS_LAB_PARENT_RUN"
 _MAXIMISE = ("accuracy", "acc", "f1", "roc_auc", "auc", "r2", "precision", "recall", "score")
 _MINIMISE = ("rmse", "mse", "mae", "loss", "log_loss", "error")
 

@@ -27,7 +27,6 @@ from ..project import RUN_ID_ENV_VAR
 from .fair_gate import FairScore
 from .gate import GateDecision, current_champion, decide
 from .progress import Progress
-from .promote import PARENT_ENV_VAR
 from .spec import PipelineSpec, find
 
 if TYPE_CHECKING:
@@ -36,6 +35,8 @@ if TYPE_CHECKING:
     from ..store import Store
     from ..tracking.run import Run
 
+# The pipeline run's id, set for the train step's kernel beside ``RUN_ID_ENV_VAR``.
+PARENT_ENV_VAR = "MLOPS_LAB_PARENT_RUN"
 _env_lock = threading.Lock()
 
 
