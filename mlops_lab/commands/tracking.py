@@ -4,6 +4,8 @@
 ``%mlops start`` behaves as ``ml.start_run``: with a run open it refuses, naming
 that run (end it with ``%mlops end``, or open a child run with ``--nested``), as
 MLflow's ``start_run`` does. Inside a pipeline step it adopts the step's run.
+``%mlops end`` behaves as ``ml.end_run`` (and MLflow's ``end_run``): with no run
+open it only says so.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import argparse
 import sys
 from typing import Any
 
-from ..errors import NoActiveRunError, RunAlreadyActiveError
+from ..errors import RunAlreadyActiveError
 from .spec import NOTEBOOK_ONLY, TERMINAL_ONLY, Argument, Command, Invocation, Setting
 from .spec import key_value_pairs as _pairs
 
@@ -59,7 +61,7 @@ def _end(args: argparse.Namespace, inv: Invocation) -> tuple[Any, bool]:
 
     run = api.active_run()
     if run is None:
-        raise NoActiveRunError("%mlops end: no run is open")
+        return None, False  # as ml.end_run: nothing to end is not an error
     adopted = default_project().is_adopted(run)
     api.end_run(args.status)
     return run, adopted
@@ -67,7 +69,9 @@ def _end(args: argparse.Namespace, inv: Invocation) -> tuple[Any, bool]:
 
 def _ended(result: tuple[Any, bool], args: argparse.Namespace) -> None:
     run, adopted = result
-    if adopted:
+    if run is None:
+        print("no run is open: nothing to end")
+    elif adopted:
         print(f"run {run.run_id[:8]} ({run.name}) is the pipeline step's run: the pipeline ends it")
     else:
         print(f"ended run {run.run_id[:8]} ({run.name}): {args.status}")
@@ -210,7 +214,7 @@ COMMANDS = (
     ),
     Command(
         "end",
-        "end the open run",
+        "end the open run; with none open, only says so (as ml.end_run)",
         _end,
         arguments=(
             Argument("--status", default="finished", choices=("finished", "failed", "killed")),

@@ -19,8 +19,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import InvalidArgumentError
-from .drift_tests import DEFAULT_THRESHOLDS, SMALL, TESTS, column_summary, run_test
+from ..errors import DataError, InvalidArgumentError
+from .drift_tests import (
+    DEFAULT_THRESHOLDS,
+    SMALL,
+    TESTS,
+    ColumnDrift,
+    column_summary,
+    run_test,
+)
+from .fingerprint import fingerprint
 from .io import DataLike, as_frame
 from .render import esc, fmt, html_table, text_table
 
@@ -37,8 +45,6 @@ class DriftReference:
 
     @classmethod
     def from_data(cls, data: DataLike) -> DriftReference:
-        from .fingerprint import fingerprint
-
         frame, _ = as_frame(data, what="reference")
         columns = {str(c): column_summary(frame.iloc[:, i]) for i, c in enumerate(frame.columns)}
         return cls(columns, len(frame), fingerprint(frame))
@@ -58,8 +64,6 @@ class DriftReference:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> DriftReference:
-        from ..errors import DataError
-
         try:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
@@ -72,24 +76,6 @@ class DriftReference:
 def drift_reference(data: DataLike) -> DriftReference:
     """Summarise a reference dataset once, to compare many current batches against."""
     return DriftReference.from_data(data)
-
-
-@dataclass
-class ColumnDrift:
-    """The drift test of one column."""
-
-    column: str
-    kind: str
-    test: str
-    statistic: float | None
-    p_value: float | None
-    threshold: float
-    drifted: bool
-    reason: str
-    new_categories: list[dict[str, Any]] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
 
 
 @dataclass
@@ -233,8 +219,6 @@ def drift(
     record
         Store the scores (linked to the active run) for trending; default: when a run is open.
     """
-    from .fingerprint import fingerprint
-
     ref = (
         reference if isinstance(reference, DriftReference) else DriftReference.from_data(reference)
     )
@@ -251,8 +235,6 @@ def drift(
     wanted = [str(c) for c in columns] if columns is not None else list(ref.columns)
     unknown = [c for c in wanted if c not in ref.columns]
     if unknown:
-        from ..errors import DataError
-
         raise DataError(f"columns not in the reference: {', '.join(unknown)}", column=unknown[0])
     results, missing = [], []
     for col in wanted:

@@ -11,9 +11,11 @@ weighted sample, which is within 0.1% of the exact KS and Wasserstein values.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from ..errors import InvalidArgumentError
 from .kinds import column_kind
 
 if TYPE_CHECKING:
@@ -155,6 +157,24 @@ def _choose(kind: str, n_min: int) -> tuple[str, str]:
     return "jensenshannon", f"categorical, {size}: Jensen–Shannon distance"
 
 
+@dataclass
+class ColumnDrift:
+    """The drift test of one column."""
+
+    column: str
+    kind: str
+    test: str
+    statistic: float | None
+    p_value: float | None
+    threshold: float
+    drifted: bool
+    reason: str
+    new_categories: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
 def run_test(
     column: str,
     ref: dict[str, Any],
@@ -162,10 +182,8 @@ def run_test(
     *,
     test: str | None = None,
     thresholds: dict[str, float] | None = None,
-) -> Any:
-    """Compare the summaries of one column; a :class:`~.drift.ColumnDrift`."""
-    from .drift import ColumnDrift
-
+) -> ColumnDrift:
+    """Compare the summaries of one column; a :class:`ColumnDrift`."""
     thresholds = thresholds or {}
     kind = ref["type"]
     if cur["type"] != kind:
@@ -206,8 +224,6 @@ def run_test(
     if test is not None:
         allowed = _NUMERIC_TESTS if kind == "numeric" else _CATEGORY_TESTS
         if test not in allowed:
-            from ..errors import InvalidArgumentError
-
             raise InvalidArgumentError(
                 f"tests[{column!r}]: {test!r} does not apply to a {kind} column; "
                 f"use one of {', '.join(allowed)}"

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import MissingDependencyError, SchemaError
+from .checks import duplicate_row_mask
 from .io import DataLike, as_frame
 from .kinds import NUMERIC, column_kind
 from .render import fmt, html_table, text_table
@@ -369,7 +370,5 @@ def infer_schema(
         )
         for i, name in enumerate(frame.columns)
     ]
-    from .checks import duplicate_row_mask
-
     has_dups = bool(len(frame)) and bool(duplicate_row_mask(frame).any())
     return Schema(columns, allow_duplicate_rows=has_dups)

@@ -27,7 +27,6 @@ from ..project import RUN_ID_ENV_VAR, process_resource
 from .fair_gate import FairScore
 from .gate import GateDecision, current_champion, decide
 from .progress import Progress
-from .promote import PARENT_ENV_VAR
 from .spec import PipelineSpec, find
 
 if TYPE_CHECKING:
@@ -35,6 +34,9 @@ if TYPE_CHECKING:
     from ..registry.api import ModelVersion
     from ..store import Store
     from ..tracking.run import Run
+
+# The pipeline run's id, set for the train step's kernel beside ``RUN_ID_ENV_VAR``.
+PARENT_ENV_VAR = "MLOPS_LAB_PARENT_RUN"
 
 
 @dataclass

@@ -30,18 +30,24 @@ import shutil
 import tarfile
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from concurrent.futures import Executor
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import InvalidArgumentError
+from ..errors import InvalidArgumentError, PipelineStepError
+from ..project import Project, default_project
+from ..registry.api import set_alias
+from ..store import registry_records as records
+from ..store.merge import checkpoint, merge_store, put_version, version_row
 from . import executors
+from .progress import Progress
+from .run import run_pipeline
 from .spec import PipelineSpec, find
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ..project import Project
     from ..store import Store
     from ..tracking.run import Run
 
@@ -154,11 +160,6 @@ def run_combination(task: Task) -> dict[str, Any]:
     The combination gets a :class:`~mlops_lab.Project` of its own, so workers in
     threads of one process never share a store or an active run.
     """
-    from ..errors import PipelineStepError
-    from ..project import Project
-    from ..store.merge import checkpoint, put_version
-    from .run import run_pipeline
-
     tmp = Path(tempfile.mkdtemp(prefix="mlops-sweep-"))
     root = tmp / ".mlops"
     out: dict[str, Any] = {"index": task.index, "params": task.params, "host": os.uname()[1]}
@@ -264,64 +265,29 @@ def sweep(
     PipelineParamError
         An unknown parameter or a mistyped value, before anything runs.
     """
-    from concurrent.futures import Executor
-
-    from ..project import default_project
-    from ..store.merge import version_row
-
     spec = PipelineSpec.load(find(name, pipelines_dir))
     combos = combinations(spec, grid)
-    keys = list(grid)
-    if workers is not None and (not isinstance(workers, int) or workers < 1):
-        raise InvalidArgumentError(f"workers: expected a number >= 1, got {workers!r}")
+    _check_workers(workers)
     project = project or default_project()
     project.flush()
-    store = project.store
     pool, close = executors.open_executor(
         executor,
         workers=workers or executors.default_workers(len(combos)),
         address=address,
         kernel_name=kernel_name or spec.kernel,
     )
-    ship = not isinstance(pool, Executor)  # a cluster's workers may be on other machines
-    champion = version_row(store, spec.name, "champion")
-    gate = spec.gate
+    template = _task_template(spec, project.store, pool, kernel_name=kernel_name, execute=execute)
     saved = list(project.stack)
     project.stack.clear()
-    parent = project.start_run(
-        f"{spec.name}-sweep",
-        experiment=spec.experiment,
-        tags={
-            "mlops.kind": "sweep",
-            "mlops.pipeline": spec.name,
-            "sweep.executor": type(pool).__name__,
-        },
-        parent=None,
-        store=store,
-        source={"source_type": "pipeline", "source_path": str(spec.folder)},
-    )
-    result = SweepResult(spec.name, parent, gate.get("metric"), keys)
+    parent = _start_sweep_run(project, spec, type(pool).__name__)
+    result = SweepResult(spec.name, parent, spec.gate.get("metric"), list(grid))
     status = "failed"
     try:
-        parent.log_params({f"grid.{k}": _distinct(c[k] for c in combos) for k in keys})
         tasks = [
-            Task(
-                i,
-                str(spec.folder),
-                combo,
-                parent.run_id,
-                champion=champion,
-                kernel_name=kernel_name,
-                execute=execute,
-                ship=ship,
-            )
+            replace(template, index=i, params=combo, sweep_run_id=parent.run_id)
             for i, combo in enumerate(combos)
         ]
-        result.rows = _collect(pool, tasks, store, spec.name, progress)
-        _crown(result, store, gate)
-        parent.log_metric("sweep.combinations", len(combos))
-        parent.log_metric("sweep.failed", len(result.failed))
-        status = "finished" if not result.failed else "failed"
+        status = _run_combinations(result, pool, tasks, project.store, spec, progress=progress)
     finally:
         project.end_run(status, run=parent)
         project.stack[:0] = saved
@@ -330,13 +296,67 @@ def sweep(
     return result
 
 
+def _check_workers(workers: int | None) -> None:
+    if workers is not None and (not isinstance(workers, int) or workers < 1):
+        raise InvalidArgumentError(f"workers: expected a number >= 1, got {workers!r}")
+
+
+def _task_template(
+    spec: PipelineSpec,
+    store: Store,
+    pool: Any,
+    *,
+    kernel_name: str | None,
+    execute: Callable[..., Any] | None,
+) -> Task:
+    """What every combination's task shares: the pipeline, the champion to beat, the kernel."""
+    return Task(
+        0,
+        str(spec.folder),
+        {},
+        "",
+        champion=version_row(store, spec.name, "champion"),
+        kernel_name=kernel_name,
+        execute=execute,
+        ship=not isinstance(pool, Executor),  # a cluster's workers may be on other machines
+    )
+
+
+def _start_sweep_run(project: Project, spec: PipelineSpec, executor: str) -> Run:
+    """The sweep's own run, a top-level run of the pipeline's experiment."""
+    return project.start_run(
+        f"{spec.name}-sweep",
+        experiment=spec.experiment,
+        tags={"mlops.kind": "sweep", "mlops.pipeline": spec.name, "sweep.executor": executor},
+        parent=None,
+        store=project.store,
+        source={"source_type": "pipeline", "source_path": str(spec.folder)},
+    )
+
+
+def _run_combinations(
+    result: SweepResult,
+    pool: Any,
+    tasks: list[Task],
+    store: Store,
+    spec: PipelineSpec,
+    *,
+    progress: bool,
+) -> str:
+    """Log the grid, run every task, crown the best; return the sweep run's status."""
+    parent = result.run
+    parent.log_params({f"grid.{k}": _distinct(t.params[k] for t in tasks) for k in result.keys})
+    result.rows = _collect(pool, tasks, store, spec.name, progress)
+    _crown(result, store, spec.gate)
+    parent.log_metric("sweep.combinations", len(tasks))
+    parent.log_metric("sweep.failed", len(result.failed))
+    return "finished" if not result.failed else "failed"
+
+
 def _collect(
     pool: Any, tasks: list[Task], store: Store, name: str, progress: bool
 ) -> list[dict[str, Any]]:
     """Submit every task; merge each worker's store as its task finishes."""
-    from ..store.merge import merge_store
-    from .progress import Progress
-
     done: queue.Queue = queue.Queue()
     futures = {}
     for task in tasks:
@@ -384,9 +404,6 @@ def _merge_back(row: dict[str, Any], store: Store, merge_store: Callable[..., An
 
 def _crown(result: SweepResult, store: Store, gate: Mapping[str, Any]) -> None:
     """The best combination that beat the champion keeps ``champion``; note every alias."""
-    from ..registry.api import set_alias
-    from ..store import registry_records as records
-
     winners = [
         r
         for r in result.rows

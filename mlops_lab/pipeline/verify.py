@@ -20,6 +20,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import PromotionError
+from ..project import RUN_ID_ENV_VAR, default_project
+from ..store import Store
+from .kernel import execute_notebook
+from .run import kernel_environment
 
 if TYPE_CHECKING:
     from ..tracking.run import Run
@@ -79,11 +83,6 @@ def verify(
     PromotionError
         The notebook failed (names the cell and the error), or a metric differs.
     """
-    from ..project import RUN_ID_ENV_VAR, default_project
-    from ..store import Store
-    from .kernel import execute_notebook
-    from .run import kernel_environment
-
     started = time.monotonic()
     expected = run.metrics
     project = default_project()
@@ -148,3 +147,28 @@ def verify(
             }
         )
     return result
+
+
+def verify_promotion(spec: PipelineSpec, target: Run, *, rtol: float) -> None:
+    """:func:`verify` ``spec`` against ``target``, record the outcome in ``pipeline.json``.
+
+    Raises
+    ------
+    PromotionError
+        The notebook failed, or it logged other metrics than the run.
+    """
+    try:
+        outcome = verify(spec, target, rtol=rtol)
+    except PromotionError as exc:
+        spec.source["verification"] = {"status": "error", "rtol": rtol, "error": str(exc)}
+        spec.save()
+        raise
+    spec.source["verification"] = outcome.to_dict()
+    spec.save()
+    if not outcome.passed:
+        raise PromotionError(
+            f"promotion of {spec.name!r} did not verify: the train notebook, run with the run's "
+            f"own parameters, logged other metrics:\n{outcome}\n(the notebook is kept in "
+            f"{spec.folder}; promote with verify=False / --no-verify to skip this check)",
+            pipeline=spec.name,
+        )

@@ -7,7 +7,7 @@
 formats (:mod:`.binary`: Triton's binary tensors), :mod:`.openapi` the spec's
 examples and the docs pages, :mod:`.metrics` keeps the Prometheus metrics,
 :mod:`.prediction_log` writes the prediction log off the request path,
-:mod:`.server` runs uvicorn in this process or in the background (the `serve`
+:mod:`.bundles` finds the bundle to serve, :mod:`.server` runs uvicorn in this process or in the background (the `serve`
 command is in :mod:`mlops_lab.commands.serving`).
 FastAPI and uvicorn are imported only when a server is built.
 """

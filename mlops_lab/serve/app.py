@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._version import __version__
 from ..errors import InvalidArgumentError, MlopsLabError
+from .bundles import resolve_bundle
 from .prediction_log import PredictionLog
 from .service import Rejected, Service, error_response, json_response
 
@@ -171,8 +172,6 @@ def _add_challengers(
     for role, spec in (("shadow", shadow), ("canary", canary)):
         if spec is None:
             continue
-        from .server import resolve_bundle
-
         ref, share = (spec, 0.0) if role == "shadow" else spec
         extra = resolve_bundle(ref)
         service.add_challenger(role, extra, extra.predictor(runtime), share)

@@ -27,7 +27,9 @@ import urllib.request
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import MissingDependencyError, MlopsLabError
+from ..errors import InvalidArgumentError, MissingDependencyError, MlopsLabError
+from .app import create_app
+from .bundles import resolve_bundle
 
 if TYPE_CHECKING:
     from ..project import Project
@@ -44,22 +46,8 @@ def _uvicorn() -> Any:
     return uvicorn
 
 
-def resolve_bundle(ref: Any, *, trusted: list[str] | None = None) -> Any:
-    """A bundle from a folder or archive path, else packaged from a model reference."""
-    from ..packaging import load_bundle, package
-
-    if hasattr(ref, "schema") and hasattr(ref, "metadata"):
-        return ref
-    path = Path(str(ref)).expanduser()
-    if path.is_dir() or (path.is_file() and path.name.endswith((".tar.gz", ".tgz"))):
-        return load_bundle(path, trusted=trusted, lazy=True)
-    return package(ref, tempfile.mkdtemp(prefix="mlops-serve-"))
-
-
 def parse_canary(text: str) -> tuple[str, float]:
     """``"iris@challenger:10%"`` (or ``:0.1``) as ``("iris@challenger", 0.1)``."""
-    from ..errors import InvalidArgumentError
-
     ref, sep, share = str(text).rpartition(":")
     try:
         value = float(share.rstrip("%")) / (100 if share.endswith("%") else 1)
@@ -119,8 +107,6 @@ def serve(
         options["canary"] = parse_canary(canary)
     if follow:
         if workers > 1:
-            from ..errors import InvalidArgumentError
-
             raise InvalidArgumentError("--follow serves with one worker (drop --workers)")
         options["follow"] = str(ref)
         options["follow_interval"] = follow_interval
@@ -139,8 +125,6 @@ def serve(
         "timeout_graceful_shutdown": 5,
     }
     if workers <= 1:
-        from .app import create_app
-
         uvicorn.run(create_app(bundle, **options), **common)
         return
     os.environ[CONFIG_ENV] = json.dumps({"bundle": str(bundle.path), **options})
@@ -153,7 +137,6 @@ def _record_deployment(bundle: Any, url: str) -> None:
     A bundle needs nothing from the store, so serving goes on without one; an
     existing store is never created by serving.
     """
-    from ..errors import MlopsLabError
     from ..store import Store, find_root
 
     meta = getattr(bundle, "metadata", {}) or {}
@@ -171,8 +154,6 @@ def _record_deployment(bundle: Any, url: str) -> None:
 
 def app_from_env() -> Any:
     """uvicorn's app factory for worker processes (settings in ``MLOPS_LAB_SERVE_CONFIG``)."""
-    from .app import create_app
-
     config = json.loads(os.environ[CONFIG_ENV])
     return create_app(config.pop("bundle"), **config)
 

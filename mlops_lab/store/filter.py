@@ -582,12 +582,3 @@ def compile_order(spec: str | list[str] | tuple[str, ...]) -> tuple[str, list[An
     if parser.tok.kind == "end":
         raise parser.error("order_by is empty")
     return ", ".join(parser.parse_order()), parser.params
-
-
-def parse_field(text: str) -> Field:
-    """Resolve one field name (``metrics.acc``, ``params.C``, ``status``)."""
-    parser = _Parser(text)
-    field = parser.field()
-    if parser.tok.kind != "end":
-        raise parser.error(f"unexpected {parser.tok.text!r} after the field name")
-    return field

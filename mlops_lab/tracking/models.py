@@ -387,9 +387,11 @@ def load_model(
     trusted
         Further exact, fully qualified type names to allow (e.g. a class from xgboost).
     """
-    from .api import get_run
+    from ..project import default_project
 
-    target: Run = get_run(run) if not hasattr(run, "artifacts") else cast("Run", run)
+    target: Run = (
+        default_project().get_run(run) if not hasattr(run, "artifacts") else cast("Run", run)
+    )
     for art in target.artifacts:
         if art["path"] == name and art["kind"] == "model":
             data = target.store.blobs.read_bytes(art["digest"])

@@ -19,7 +19,9 @@ import json
 import math
 from typing import TYPE_CHECKING, Any
 
+from ..errors import InvalidArgumentError
 from ..store.query import convert_param
+from .models import load_model
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -216,8 +218,6 @@ class Run:
         for art in self.artifacts:
             if art["path"] == path:
                 return self.store.blobs.path(art["digest"])
-        from ..errors import InvalidArgumentError
-
         names = ", ".join(a["path"] for a in self.artifacts) or "none"
         raise InvalidArgumentError(
             f"run {self.run_id[:8]} has no artifact {path!r} (it has: {names})"
@@ -225,8 +225,6 @@ class Run:
 
     def load_model(self, name: str = "model") -> Any:
         """Load the model logged as ``name``, safely (see :func:`mlops_lab.load_model`)."""
-        from .models import load_model
-
         return load_model(self, name)
 
     # -- logging, when open ---------------------------------------------------------------

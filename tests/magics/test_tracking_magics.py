@@ -119,11 +119,25 @@ def test_param_without_a_run_sets_variables(shell, capsys) -> None:
     assert "no run is open" in capsys.readouterr().out
 
 
+def test_end_without_a_run_says_so_as_end_run_does_nothing(shell, capsys) -> None:
+    ml.end_run()  # MLflow's end_run with no active run: a no-op
+    shell.run_cell("%mlops end")
+    assert capsys.readouterr().out == "no run is open: nothing to end\n"
+    shell.run_cell("%mlops start only")
+    shell.run_cell("%mlops end --status failed")
+    capsys.readouterr()
+    shell.run_cell("%mlops end")  # ended already: still no error, and the run is unchanged
+    assert capsys.readouterr().out == "no run is open: nothing to end\n"
+    ml.end_run()
+    assert ml.active_run() is None
+    assert ml.get_run("only").status == "failed"
+    assert len(ml.runs()) == 1
+
+
 @pytest.mark.parametrize(
     ("line", "message"),
     [
         ("%mlops bogus", "unknown verb 'bogus'; valid verbs are: .*autolog.*start"),
-        ("%mlops end", "no run is open"),
         ("%mlops log acc=0.9", "needs an open run"),
         ("%mlops param C", "expected NAME=VALUE"),
         ("%mlops param C=undefined_name", "cannot evaluate C=undefined_name: NameError"),
