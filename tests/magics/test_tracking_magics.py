@@ -204,3 +204,16 @@ def test_config_store_setting(shell, tmp_path) -> None:
     shell.run_cell("%mlops start configured")
     shell.run_cell("%mlops end")
     assert (target / "mlops.db").is_file()
+
+
+def test_a_store_configured_later_still_records_the_cells_of_its_runs(shell, tmp_path) -> None:
+    shell.run_cell("%mlops start before")
+    shell.run_cell("%mlops end")
+    target = tmp_path / "configured-later"
+    shell.run_cell(f"%config MlopsMagics.store = '{target}'")
+    shell.run_cell("%mlops start after")
+    shell.run_cell("x_after = 41 + 1")
+    shell.run_cell("%mlops end")
+    run = ml.Project(target).runs().iloc[0]
+    cells = ml.Project(target).get_run(run["run_id"]).cells
+    assert any("x_after = 41 + 1" in c["source"] for c in cells), cells
