@@ -40,7 +40,7 @@ from ..project import Project, default_project
 from ..registry.api import set_alias
 from ..store import registry_records as records
 from ..store.merge import checkpoint, merge_store, put_version, version_row
-from . import executors
+from . import executors, kernels
 from .progress import Progress
 from .run import run_pipeline
 from .spec import PipelineSpec, find
@@ -270,6 +270,12 @@ def sweep(
     _check_workers(workers)
     project = project or default_project()
     project.flush()
+    if executor in (None, "processes") and not address:
+        # The workers fork their kernels from this process's template: it imports the
+        # notebook's modules while they start.
+        kernels.pool().preload(
+            spec.notebook_path, str(spec.workdir_path), kernel_name or spec.kernel
+        )
     pool, close = executors.open_executor(
         executor,
         workers=workers or executors.default_workers(len(combos)),
