@@ -544,6 +544,10 @@ class KernelPool:
                     engine_name=ENGINE,
                     km=kernel.km,
                     prelude=prelude,
+                    # Written once at the end (or at a failure), not twice per cell: a
+                    # save serialises the whole notebook, between two cells.
+                    request_save_on_cell_execute=kwargs.pop("request_save_on_cell_execute", False),
+                    save_on_failure=str(output_path),
                     **kwargs,
                 )
             except DeadKernelError as exc:
@@ -722,6 +726,7 @@ def _register_engine() -> None:
             execution_timeout: float | None = None,
             km: Any = None,
             prelude: str = "",
+            save_on_failure: str | None = None,
             **kwargs: Any,
         ) -> Any:
             from papermill.engines import logger
@@ -743,6 +748,14 @@ def _register_engine() -> None:
             client = _client_class()(nb_man, km=km, prelude=prelude, **final)
             try:
                 return client.execute()
+            except BaseException:
+                # papermill writes the output only when the engine returns: keep the
+                # notebook as far as it ran (a dead kernel, an interrupt).
+                if save_on_failure and nb_man.output_path is None:
+                    from papermill.iorw import write_ipynb
+
+                    write_ipynb(nb_man.nb, save_on_failure)
+                raise
             finally:
                 if client.kc is not None:
                     client.kc.stop_channels()

@@ -185,6 +185,9 @@ def test_a_killed_forked_kernel_reports_its_signal_and_nothing_is_left_running(
     with kernels.KernelPool(ahead=1) as pool:
         with pytest.raises(DeadKernelError, match=r"dies\.ipynb died \(exit code -9\)"):
             pool.execute_notebook(str(dies), str(tmp_path / "out-dies.ipynb"))
+        # The notebook as far as it ran is kept, though it is written only once at the end.
+        partial = nbformat.read(tmp_path / "out-dies.ipynb", as_version=4)
+        assert partial.cells[-1].metadata.papermill["start_time"] is not None
         assert _stdout(pool.execute_notebook(str(fine), str(tmp_path / "out.ipynb"))) == "alive\n"
         template = next(iter(pool._templates.values()))
         assert pool.stats.forked >= 2
