@@ -16,6 +16,7 @@ import os
 import shutil
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -266,9 +267,13 @@ def _run(kernels: KernelPool, source: Path, target: Path, store_root: Path, work
             return 1
         executed.append(output)
         print(f"      done in {time.perf_counter() - t0:.1f} s", flush=True)
+        if i == 1:  # the page shows notebook 1's runs: written while the others run
+            page = ThreadPoolExecutor(1, thread_name_prefix="mlops-demo-page")
+            page_done = page.submit(write_comparison, store_root, target / "comparison.html")
+            page.shutdown(wait=False)
 
     print("writing the comparison page ...", flush=True)
-    comparison = write_comparison(store_root, target / "comparison.html")
+    comparison = page_done.result()
     summary = summarize(store_root, work)
     summary.comparison = comparison
     summary.notebooks = executed
