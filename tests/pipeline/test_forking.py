@@ -249,11 +249,25 @@ def test_a_pool_inside_a_forked_kernel_forks_from_the_same_template(
         f"    nb = pool.execute_notebook({str(inner)!r}, {str(tmp_path / 'inner-out.ipynb')!r})\n"
         "    s = pool.stats\n"
         "print(s.attached, s.templates, s.forked, nb.cells[-1].outputs[0]['text'].strip())",
+        # Why a template would be refused, shown if the assertion below fails.
+        "import json, os, socket, sys\n"
+        "from mlops_lab.pipeline import forking\n"
+        "with socket.socket(socket.AF_UNIX) as c:\n"
+        "    c.connect(os.environ[forking.TEMPLATE_ENV_VAR])\n"
+        '    c.sendall(b\'{"op": "info"}\\n\')\n'
+        "    info = json.loads(c.makefile().readline())\n"
+        "theirs = forking.import_environment(info['env'])\n"
+        "ours = forking.import_environment(os.environ)\n"
+        "print(info['python'] == sys.executable, sorted(\n"
+        "    k for k in set(theirs) | set(ours)\n"
+        "    if k not in forking.KERNEL_SET and theirs.get(k) != ours.get(k)))",
     )
     with kernels.KernelPool(ahead=0) as pool:
         nb = pool.execute_notebook(str(outer), str(tmp_path / "outer-out.ipynb"))
         assert (pool.stats.templates, pool.stats.forked) == (1, 1)
-    assert _stdout(nb).split() == ["1", "0", "1", "inner", "1"]
+    why = _stdout(nb)
+    assert _stdout(nb, -2).split() == ["1", "0", "1", "inner", "1"], why
+    assert why.strip() == "True []"
 
 
 @pytest.mark.kernel
