@@ -71,8 +71,10 @@ KERNEL_SET = frozenset(
     }
 )
 SCRIPT = Path(__file__).with_name("_kernel_template.py")
-# Variables that change from one execution to the next and that nothing reads at import.
+# Variables that change from one execution to the next and that nothing reads at import
+# (pytest sets PYTEST_CURRENT_TEST for every phase of every test).
 PER_RUN_PREFIXES = ("MLOPS_LAB_", "JPY_")
+PER_RUN_NAMES = frozenset({"PYTEST_CURRENT_TEST"})
 LAUNCHER = ("-m", "ipykernel_launcher")
 # Magics that change nothing an import depends on.
 TRANSPARENT_LINES = frozenset({"%load_ext mlops_lab"})
@@ -104,7 +106,11 @@ def enabled() -> bool:
 
 def import_environment(env: Mapping[str, str]) -> dict[str, str]:
     """The part of ``env`` a module could read as it is imported (all but per-run variables)."""
-    return {k: v for k, v in env.items() if not k.startswith(PER_RUN_PREFIXES)}
+    return {
+        k: v
+        for k, v in env.items()
+        if not k.startswith(PER_RUN_PREFIXES) and k not in PER_RUN_NAMES
+    }
 
 
 def same_imports(template_env: Mapping[str, str], env: Mapping[str, str]) -> bool:

@@ -102,6 +102,14 @@ def test_fork_is_turned_off_by_its_variable_and_a_bad_value_is_named(
         forking.enabled()
 
 
+def test_per_run_variables_do_not_count_as_a_changed_environment() -> None:
+    env = {"OMP_NUM_THREADS": "1", "MLOPS_LAB_RUN_ID": "a", "JPY_PARENT_PID": "1"}
+    later = {**env, "MLOPS_LAB_RUN_ID": "b", "PYTEST_CURRENT_TEST": "t.py::x (call)"}
+    assert forking.import_environment(later) == {"OMP_NUM_THREADS": "1"}
+    assert forking.same_imports(env, {**later, "TERM": "xterm-color"})
+    assert not forking.same_imports(env, {**later, "OMP_NUM_THREADS": "2"})
+
+
 def test_only_an_ipykernel_launcher_command_is_forked() -> None:
     import sys
 
