@@ -40,10 +40,12 @@ from __future__ import annotations
 import ast
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Mapping
@@ -277,33 +279,37 @@ class KernelTemplate:
     ----------
     python
         The interpreter the kernels run (the template runs the same one).
-    folder
-        A private folder for the template's socket and its children's exit files.
     start_timeout
         Seconds to wait for the template to listen.
     """
 
     owned = True  # started (and stopped) by this process, or attached to (see attach)
 
-    def __init__(self, python: str, folder: str, *, start_timeout: float = 60) -> None:
+    def __init__(self, python: str, *, start_timeout: float = 60) -> None:
+        # A private folder for the socket and the children's exit files, removed at close.
+        folder = tempfile.mkdtemp(prefix="mlops-template-")
         self.python = python
         self.socket_path = os.path.join(folder, "template")
         self.env = dict(os.environ)
         self.preloaded: set[str] = set()
         self._lock = threading.Lock()
         self.pid = 0
-        self.process: subprocess.Popen[bytes] | None = subprocess.Popen(
-            [python, str(SCRIPT), self.socket_path],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            start_new_session=True,  # the terminal's Ctrl-C is not for it
-            cwd=folder,
-            env=self.env,
-        )
+        try:
+            self.process: subprocess.Popen[bytes] | None = subprocess.Popen(
+                [python, str(SCRIPT), self.socket_path],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                start_new_session=True,  # the terminal's Ctrl-C is not for it
+                cwd=folder,
+                env=self.env,
+            )
+        except OSError:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
         deadline = time.monotonic() + start_timeout
         while not os.path.exists(self.socket_path):
             if self.process.poll() is not None:
-                self.process.wait()
+                self.close()
                 raise PipelineError(
                     f"the kernel template ({python}) exited with code "
                     f"{self.process.returncode} before it listened"
@@ -397,14 +403,18 @@ class KernelTemplate:
         return ForkedProcess(pid, Path(f"{self.socket_path}.{pid}.exit"))
 
     def close(self) -> None:
-        """Stop the template (the kernels forked from it are stopped by their managers).
+        """Stop the template and remove its folder (the kernels forked from it are stopped
+        by their managers).
 
         A template attached to is left running: its owner stops it.
         """
-        if self.process is not None and self.process.poll() is None:
+        if self.process is None:
+            return
+        if self.process.poll() is None:
             self.process.terminate()
             try:
                 self.process.wait(5)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        shutil.rmtree(os.path.dirname(self.socket_path), ignore_errors=True)

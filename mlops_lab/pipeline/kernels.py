@@ -296,12 +296,8 @@ class KernelPool:
             if self._closed:
                 return
             waiting = self._waiting.setdefault(name, collections.deque())
-            if self._starter is None:
-                self._starter = ThreadPoolExecutor(
-                    max_workers=max(1, self.ahead), thread_name_prefix="mlops-kernel-start"
-                )
             while len(waiting) < self.ahead:
-                waiting.append(self._starter.submit(self._start, name, ahead=True))
+                waiting.append(self._starter_pool().submit(self._start, name, ahead=True))
 
     def waiting(self, name: str) -> int:
         """Kernels started (or starting) ahead for ``name``, not yet taken."""
@@ -321,8 +317,6 @@ class KernelPool:
             template = self._templates.get(python)
             if template is not None and (not template.alive() or template.stale()):
                 template.close()
-                if template.owned:
-                    shutil.rmtree(os.path.dirname(template.socket_path), ignore_errors=True)
                 template = None
             if template is None and os.environ.get(forking.TEMPLATE_ENV_VAR):
                 # In a kernel forked from another pool's template: fork from it too.
@@ -335,13 +329,9 @@ class KernelPool:
                         self.stats.attached += 1
                     return template
             if template is None:
-                folder = tempfile.mkdtemp(prefix="mlops-template-")
                 try:
-                    template = forking.KernelTemplate(
-                        python, folder, start_timeout=self.start_timeout
-                    )
+                    template = forking.KernelTemplate(python, start_timeout=self.start_timeout)
                 except (OSError, PipelineError):
-                    shutil.rmtree(folder, ignore_errors=True)
                     self.fork = False  # start kernels the ordinary way from now on
                     return None
                 self._templates[python] = template
@@ -366,10 +356,7 @@ class KernelPool:
             notebook = read_notebook(os.fspath(notebook))
             if notebook is None:
                 return
-        name = name or notebook_kernel_name(notebook)
-        if name not in self._argv:
-            self._argv[name] = kernel_argv(name)
-        python = forking.python_of(self._argv[name])
+        python = self._python_of(name or notebook_kernel_name(notebook))
         modules = forking.leading_imports(notebook, cwd)
         if python is None or not modules:
             return
@@ -386,13 +373,8 @@ class KernelPool:
             preload()
             return
         with self._lock:
-            if self._closed:
-                return
-            if self._starter is None:
-                self._starter = ThreadPoolExecutor(
-                    max_workers=max(1, self.ahead), thread_name_prefix="mlops-kernel-start"
-                )
-            self._starter.submit(preload)
+            if not self._closed:
+                self._starter_pool().submit(preload)
 
     def template_socket(self, name: str = "python3") -> str | None:
         """The socket of this pool's template for kernel ``name`` (started if need be).
@@ -402,11 +384,23 @@ class KernelPool:
         """
         if not self.fork:
             return None
-        if name not in self._argv:
-            self._argv[name] = kernel_argv(name)
-        python = forking.python_of(self._argv[name])
+        python = self._python_of(name)
         template = self._template_for(python) if python is not None else None
         return template.socket_path if template is not None else None
+
+    def _python_of(self, name: str) -> str | None:
+        """The interpreter kernel ``name`` runs, when it is one a template can fork."""
+        if name not in self._argv:
+            self._argv[name] = kernel_argv(name)
+        return forking.python_of(self._argv[name])
+
+    def _starter_pool(self) -> ThreadPoolExecutor:
+        """The thread that starts kernels ahead and preloads templates (call under the lock)."""
+        if self._starter is None:
+            self._starter = ThreadPoolExecutor(
+                max_workers=max(1, self.ahead), thread_name_prefix="mlops-kernel-start"
+            )
+        return self._starter
 
     def take(self, name: str = "python3") -> WarmKernel:
         """A kernel that has run nothing yet; the next one starts in the background."""
@@ -586,8 +580,6 @@ class KernelPool:
             self._templates.clear()
         for template in templates:
             template.close()
-            if template.owned:
-                shutil.rmtree(os.path.dirname(template.socket_path), ignore_errors=True)
 
     def __enter__(self) -> KernelPool:
         return self
