@@ -148,6 +148,8 @@ def test_compare_autologged_pipelines_in_jupyterlab(
     assert page.locator(".jp-OutputArea-output script:has-text('x')").count() == 0
     pipelines = outputs.nth(0)
     bars = pipelines.locator(".js-plotly-plot").nth(1).locator(".barlayer .point")
+    # The widget's view draws its traces after the empty figure: wait for the third bar.
+    bars.nth(2).wait_for(state="attached", timeout=60_000)
     assert bars.count() == 3  # training_accuracy, logged once: a bar per classifier
     screenshot(pipelines, "compare-pipelines")
 
