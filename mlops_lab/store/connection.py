@@ -275,14 +275,28 @@ class Connection:
         with self._lock:
             return self._retry(fetch)
 
-    def read_snapshot(self, queries: list[tuple[str, tuple | list | dict]]) -> list[list[tuple]]:
-        """The rows of several SELECTs, all read from one snapshot (one read transaction)."""
+    def read_snapshot(
+        self,
+        queries: list[tuple[str, tuple | list | dict]],
+        each: Callable[[int, list[tuple]], None] | None = None,
+    ) -> list[list[tuple]]:
+        """The rows of several SELECTs, all read from one snapshot (one read transaction).
+
+        ``each(i, rows)``, when given, is called with each query's rows as soon
+        as they are read, before the next query runs (again if a busy store
+        makes the whole read start over).
+        """
 
         def fetch() -> list[list[tuple]]:
             conn = self.raw
             conn.execute("BEGIN")
             try:
-                return [conn.execute(sql, params).fetchall() for sql, params in queries]
+                results = []
+                for i, (sql, params) in enumerate(queries):
+                    results.append(conn.execute(sql, params).fetchall())
+                    if each is not None:
+                        each(i, results[-1])
+                return results
             finally:
                 conn.execute("COMMIT")
 

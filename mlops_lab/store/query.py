@@ -130,33 +130,52 @@ def _inferred(values: list[Any]) -> Any:
     return column.where(column.notna(), None).to_numpy()
 
 
-def _arrow_columns(texts: list[bytes | None], prefix: str) -> dict[str, Any] | None:
-    """The columns of :func:`_summary_columns` parsed by pyarrow, or None where it cannot.
+_MIN_BLOCK = 1 << 20  # bytes of JSON text below which pyarrow parses in one block
+_KINDS = ("params", "metrics", "tags")
+
+
+def _parse_lines(body: bytes, count: int) -> Any:
+    """``count`` JSON objects, one a line, as a pyarrow table; None where pyarrow cannot.
+
+    A body whose objects hold line breaks of their own (hand-written JSON) is
+    not parsed here either.
 
     pyarrow reads the objects straight into typed columns, with no Python object
-    per value. It is used only when that gives the frame the JSON module would:
-    no NaN or Infinity in the text (not JSON, so pyarrow refuses them), and only
-    number, text, boolean and null values (a date-like text would become a
-    timestamp, a list a list column).
+    per value, in blocks parsed on every core (a key's type is unified across
+    blocks as within one). NaN and Infinity are not JSON, so pyarrow refuses
+    them: text holding them goes to the ``json`` module.
     """
     import io
+    import os
 
-    import numpy as np
     import pyarrow as pa
     import pyarrow.json as pa_json
 
-    body = b"\n".join([t or b"{}" for t in texts])
-    if b"NaN" in body or b"Infinity" in body:
+    if not count or b"NaN" in body or b"Infinity" in body or body.count(b"\n") != count - 1:
         return None
+    block = max(_MIN_BLOCK, len(body) // (os.cpu_count() or 1) + 1)
     try:
         table = pa_json.read_json(
             io.BytesIO(body),
-            read_options=pa_json.ReadOptions(block_size=len(body) + 1),  # one block: one inference
+            read_options=pa_json.ReadOptions(block_size=block, use_threads=block < len(body)),
         )
     except (pa.ArrowException, ValueError):
         return None
-    if table.num_rows != len(texts):
-        return None
+    return table if table.num_rows == count else None
+
+
+def _table_columns(table: Any, prefix: str, order: Any = None) -> dict[str, Any] | None:
+    """The columns of :func:`_summary_columns` from a pyarrow table, or None where they differ.
+
+    Used only when that gives the frame the JSON module would: number, text,
+    boolean and null values (a date-like text would be a timestamp here, a list
+    a list column, an int past int64 a float).
+    """
+    import numpy as np
+    import pyarrow as pa
+
+    if order is not None:
+        table = table.take(pa.array(order))
     out: dict[str, Any] = {}
     for name, column in zip(table.column_names, table.columns, strict=True):
         kind = column.type
@@ -164,7 +183,6 @@ def _arrow_columns(texts: list[bytes | None], prefix: str) -> dict[str, Any] | N
         if pa.types.is_integer(kind) or pa.types.is_floating(kind):
             if prefix == "metrics" or nulls or pa.types.is_floating(kind):
                 values = column.to_numpy().astype("float64", copy=False)
-                # An int past int64 reads as a float here, as an int (object) in Python.
                 if prefix != "metrics" and (np.abs(values) >= 2.0**63).any():
                     return None
             else:
@@ -173,12 +191,9 @@ def _arrow_columns(texts: list[bytes | None], prefix: str) -> dict[str, Any] | N
             return None
         elif pa.types.is_boolean(kind) and not nulls:
             values = column.to_numpy()
-        elif (
-            pa.types.is_boolean(kind)
-            or pa.types.is_null(kind)
-            or pa.types.is_string(kind)
-            or pa.types.is_large_string(kind)
-        ):
+        elif pa.types.is_string(kind) or pa.types.is_large_string(kind):
+            values = _text_values(column)
+        elif pa.types.is_boolean(kind) or pa.types.is_null(kind):
             values = np.array(column.to_pylist(), dtype=object)
         else:
             return None
@@ -186,14 +201,58 @@ def _arrow_columns(texts: list[bytes | None], prefix: str) -> dict[str, Any] | N
     return dict(sorted(out.items()))
 
 
-def _summary_columns(texts: list[bytes | None], prefix: str) -> dict[str, Any]:
-    """One column per key of the runs' summary objects, named ``prefix.key``, sorted."""
-    if not texts:
+def _arrow_columns(body: bytes, count: int, prefix: str) -> dict[str, Any] | None:
+    """The columns of :func:`_summary_columns` as pyarrow gives them, or None where it cannot."""
+    table = _parse_lines(body, count)
+    return None if table is None else _table_columns(table, prefix)
+
+
+def _text_values(column: Any) -> Any:
+    """A pyarrow text column as an object array of str (None where null).
+
+    A column of few distinct values (a model's name, a team) makes one Python
+    str per distinct value, shared by its rows, as a category would.
+    """
+    import numpy as np
+
+    encoded = column.combine_chunks().dictionary_encode()
+    distinct = len(encoded.dictionary)
+    if distinct * 4 > len(column):
+        return np.array(column.to_pylist(), dtype=object)
+    words = np.array([*encoded.dictionary.to_pylist(), None], dtype=object)
+    return words[encoded.indices.fill_null(distinct).to_numpy()]
+
+
+def _summary_columns(body: bytes, count: int, prefix: str, order: Any = None) -> dict[str, Any]:
+    """One column per key of the runs' summary objects, named ``prefix.key``, sorted.
+
+    ``body`` is ``count`` JSON objects, one a line with no newline inside,
+    line ``order[i]`` for the frame's row ``i`` (all in order when ``order``
+    is None).
+    """
+    columns = _parsed_columns(body, count, _parse_lines(body, count), prefix, order)
+    if columns is None:
+        raise ValueError("a summary object holds a line break")
+    return columns
+
+
+def _parsed_columns(
+    body: bytes, count: int, table: Any, prefix: str, order: Any
+) -> dict[str, Any] | None:
+    """:func:`_summary_columns` of a body already parsed (``table`` None: pyarrow could not).
+
+    None when the body's objects hold line breaks of their own.
+    """
+    if not count:
         return {}
-    fast = _arrow_columns(texts, prefix)
+    fast = None if table is None else _table_columns(table, prefix, order)
     if fast is not None:
         return fast
-    objects = json.loads(b"[" + b",".join([t or b"{}" for t in texts]) + b"]")
+    if body.count(b"\n") != count - 1:
+        return None
+    objects = json.loads(b"[" + body.replace(b"\n", b",") + b"]")
+    if order is not None:
+        objects = [objects[i] for i in order]
     shapes = set(map(tuple, objects))
     if len(shapes) == 1:  # every run has the same keys in the same order: transpose
         keys = next(iter(shapes))
@@ -206,36 +265,110 @@ def _summary_columns(texts: list[bytes | None], prefix: str) -> dict[str, Any]:
     return {f"{prefix}.{k}": _column(columns[k], prefix) for k in sorted(columns)}
 
 
-_SUMMARIES = "CAST(r.params_json AS BLOB), CAST(r.metrics_json AS BLOB), CAST(r.tags_json AS BLOB)"
+_BASE = "r.end_time, r.parent_id FROM"
 
 
-def _read_columns(store: Store, options: dict[str, Any]) -> list[tuple]:
-    """The selected runs' columns (those of :func:`select_runs`, then the three summaries).
+def _line(kind: str) -> str:
+    """SQL for a run's summary text, ``{}`` when empty."""
+    return f"coalesce(nullif(r.{kind}_json, ''), '{{}}')"
 
-    The summaries come as bytes (UTF-8 JSON), which is what the parsers take. With
-    no ``limit``, the run ids are sorted on their own and the rows read unsorted,
-    then put in that order: SQLite's sorter would otherwise carry every summary.
-    """
+
+def _lines(texts: tuple) -> bytes:
+    """Summary texts one a line; a newline can only be whitespace in JSON, so a space."""
+    return b"\n".join([(t or b"{}").replace(b"\n", b" ") for t in texts])
+
+
+def _read_rows(store: Store, options: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
+    """The selected runs' columns, row by row with their summaries (one ordered read)."""
     sql, params = select_runs(store, **options)
-    base = "r.end_time, r.parent_id FROM"
+    texts = ", ".join(f"CAST(r.{kind}_json AS BLOB)" for kind in _KINDS)
+    rows = store.db.read(sql.replace(_BASE, f"r.end_time, r.parent_id, {texts} FROM"), params)
+    cols = list(zip(*rows, strict=True)) if rows else [()] * 10
+    values: dict[str, Any] = {}
+    for i, prefix in enumerate(_KINDS, 7):
+        values.update(_summary_columns(_lines(cols[i]), len(rows), prefix))
+    return cols[:7], values
+
+
+_TEXT_COLUMNS = ("r.run_id", "r.name", "e.name", "r.status", "r.parent_id")
+
+
+def _scan_sql(unsorted_sql: str, kind: str) -> str:
+    """An aggregate over the selected runs in scan order: count, one kind's summary text.
+
+    The params' aggregate also holds the rowids and the text columns.
+    """
+    columns = ["count(*)"]
+    if kind == "params":
+        columns += [f"json_group_array({c})" for c in ("r.rowid", *_TEXT_COLUMNS)]
+    columns.append(f"CAST(group_concat({_line(kind)}, char(10)) AS BLOB)")
+    return f"SELECT {', '.join(columns)} FROM" + unsorted_sql.split(" FROM", 1)[1]
+
+
+def _read_columns(store: Store, options: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
+    """The selected runs' columns (those of :func:`select_runs`) and their summaries' columns.
+
+    With no ``limit``, four reads from one snapshot. Three are aggregates in
+    SQLite's scan order: the text columns as JSON arrays, and each kind of
+    summary as one text, which SQLite builds as it scans (no Python object
+    per run and value); pyarrow parses each text in a thread while the next
+    read runs. The last read is the rowids and times in order (the sort
+    carries nothing else); the rowids put the two in the same order. What
+    this cannot read (a text past SQLite's length limit, a blob, hand-written
+    JSON with line breaks) is read row by row instead.
+    """
+    import sqlite3
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    import numpy as np
+
     if options.get("limit") is not None:
-        rows = store.db.read(
-            sql.replace(base, f"r.end_time, r.parent_id, {_SUMMARIES} FROM"), params
-        )
-        return list(zip(*rows, strict=True)) if rows else [()] * 10
+        return _read_rows(store, options)
+    sql, params = select_runs(store, **options)
+    ordered_sql = "SELECT r.rowid, r.start_time, r.end_time FROM" + sql.split(" FROM", 1)[1]
     unsorted_sql, unsorted_params = select_runs(
         store, **{k: v for k, v in options.items() if k != "order_by"}, ordered=False
     )
-    unsorted_sql = unsorted_sql.replace(
-        base, f"r.end_time, r.parent_id, {_SUMMARIES}, r.rowid FROM"
+    parsing: dict[int, Future] = {}
+    with ThreadPoolExecutor(1, thread_name_prefix="mlops-runs") as pool:
+
+        def scanned(index: int, rows: list[tuple]) -> None:
+            if index < len(_KINDS) and rows[0][0]:
+                parsing[index] = pool.submit(_parse_lines, rows[0][-1], rows[0][0])
+
+        try:
+            *scans, ordered = store.db.read_snapshot(
+                [(_scan_sql(unsorted_sql, kind), unsorted_params) for kind in _KINDS]
+                + [(ordered_sql, params)],
+                each=scanned,
+            )
+        except (sqlite3.DataError, sqlite3.OperationalError):  # too long, or a blob
+            return _read_rows(store, options)
+        tables = [parsing[i].result() for i in sorted(parsing)]
+    (count, rowids, *texts, params_body), metrics, tags = (scan[0] for scan in scans)
+    if not count or {count, metrics[0], tags[0], len(ordered)} != {count}:
+        return _read_rows(store, options)
+    wanted_ids, start, end = zip(*ordered, strict=True)
+    wanted = np.array(wanted_ids, dtype=np.int64)
+    lines = np.array(json.loads(rowids), dtype=np.int64)
+    order = None
+    if not np.array_equal(lines, wanted):
+        sorter = np.argsort(lines, kind="stable")
+        order = sorter[np.searchsorted(lines, wanted, sorter=sorter)]
+        if not np.array_equal(lines[order], wanted):
+            return _read_rows(store, options)
+    values: dict[str, Any] = {}
+    bodies = (params_body, metrics[-1], tags[-1])
+    for body, table, prefix in zip(bodies, tables, _KINDS, strict=True):
+        columns = _parsed_columns(body, count, table, prefix, order)
+        if columns is None:
+            return _read_rows(store, options)
+        values.update(columns)
+    run_id, name, experiment, status, parent_id = (
+        np.array(json.loads(text), dtype=object)[slice(None) if order is None else order]
+        for text in texts
     )
-    ids_sql = "SELECT r.rowid FROM" + sql.split(" FROM", 1)[1]
-    ids, rows = store.db.read_snapshot([(ids_sql, params), (unsorted_sql, unsorted_params)])
-    if not rows:
-        return [()] * 10
-    position = {row[-1]: i for i, row in enumerate(rows)}
-    ordered = [rows[position[rowid]] for (rowid,) in ids]
-    return list(zip(*ordered, strict=True))[:10]
+    return [run_id, name, experiment, status, start, end, parent_id], values
 
 
 def runs_frame(store: Store, **options: Any) -> pd.DataFrame:
@@ -248,31 +381,28 @@ def runs_frame(store: Store, **options: Any) -> pd.DataFrame:
     import numpy as np
     import pandas as pd
 
-    cols = _read_columns(store, options)
+    cols, values = _read_columns(store, options)
+    index = pd.RangeIndex(len(cols[0]))
     start = np.array(cols[4], dtype="float64")
     end = np.array(cols[5], dtype="float64")
+
+    def series(column: Any, dtype: Any = None) -> pd.Series:
+        return pd.Series(column, index=index, dtype=dtype, copy=False)
+
     data: dict[str, Any] = {
-        "run_id": list(cols[0]),
-        "name": list(cols[1]),
-        "experiment": list(cols[2]),
-        "status": list(cols[3]),
-        "start_time": pd.to_datetime(pd.Series(start, dtype="float64"), unit="s", utc=True),
-        "end_time": pd.to_datetime(pd.Series(end, dtype="float64"), unit="s", utc=True),
-        "duration_s": end - start,
+        "run_id": series(list(cols[0])),
+        "name": series(list(cols[1])),
+        "experiment": series(list(cols[2])),
+        "status": series(list(cols[3])),
+        "start_time": pd.to_datetime(series(start, "float64"), unit="s", utc=True),
+        "end_time": pd.to_datetime(series(end, "float64"), unit="s", utc=True),
+        "duration_s": series(end - start),
+        "parent_id": series(list(cols[6])),
     }
-    frame = pd.DataFrame(data)
-    frame["parent_id"] = list(cols[6])
-    summaries: dict[str, Any] = {}
-    for index, prefix in ((7, "params"), (8, "metrics"), (9, "tags")):
-        summaries.update(_summary_columns(list(cols[index]), prefix))
-    if summaries:
+    for name, column in values.items():
         # dtype given: an object column of text stays object (pandas would infer str).
-        series = {
-            name: pd.Series(values, index=frame.index, dtype=values.dtype, copy=False)
-            for name, values in summaries.items()
-        }
-        frame = pd.concat([frame, pd.DataFrame(series)], axis=1)
-    return frame
+        data[name] = series(column, column.dtype)
+    return pd.DataFrame(data, index=index, copy=False)
 
 
 def group_runs(frame: pd.DataFrame, by: str | list[str]) -> pd.DataFrame:

@@ -159,8 +159,8 @@ def test_plain_columns_are_parsed_by_pyarrow_and_others_fall_back(store: Store) 
         "SELECT CAST(params_json AS BLOB), CAST(metrics_json AS BLOB), "
         "CAST(tags_json AS BLOB) FROM runs"
     )
-    params, metrics, tags = (list(c) for c in zip(*rows, strict=True))
-    fast = query._arrow_columns(params, "params")
+    params, metrics, tags = (b"\n".join(c) for c in zip(*rows, strict=True))
+    fast = query._arrow_columns(params, 5, "params")
     assert fast is not None
     assert {k: str(v.dtype) for k, v in fast.items()} == {
         "params.C": "int64",
@@ -168,15 +168,15 @@ def test_plain_columns_are_parsed_by_pyarrow_and_others_fall_back(store: Store) 
         "params.lr": "float64",
         "params.model": "object",
     }
-    assert query._arrow_columns(tags, "tags") is not None
-    assert query._arrow_columns(metrics, "metrics") is None  # Infinity is not JSON
-    dated = [b'{"when":"2026-11-01"}', b'{"when":"2026-11-02"}']
-    assert query._arrow_columns(dated, "params") is None  # pyarrow would make timestamps
-    assert query._summary_columns(dated, "params")["params.when"].tolist() == [
+    assert query._arrow_columns(tags, 5, "tags") is not None
+    assert query._arrow_columns(metrics, 5, "metrics") is None  # Infinity is not JSON
+    dated = b'{"when":"2026-11-01"}\n{"when":"2026-11-02"}'
+    assert query._arrow_columns(dated, 2, "params") is None  # pyarrow would make timestamps
+    assert query._summary_columns(dated, 2, "params")["params.when"].tolist() == [
         "2026-11-01",
         "2026-11-02",
     ]
-    assert query._arrow_columns([b'{"g":[1,2]}'], "params") is None
+    assert query._arrow_columns(b'{"g":[1,2]}', 1, "params") is None
     assert_same(store)
 
 
@@ -271,3 +271,92 @@ def test_insert_runs_refuses_bad_batches_and_writes_nothing(tmp_path) -> None:
         )
     assert [r[0] for r in store.db.read("SELECT run_id FROM runs")] == [record["run_id"]]
     assert store.insert_runs([]) == 0
+
+
+def _read_rows_calls(monkeypatch: pytest.MonkeyPatch) -> list[dict]:
+    """Record each time the frame is read row by row instead of through the aggregates."""
+    calls: list[dict] = []
+    read_rows = query._read_rows
+
+    def spy(store: Store, options: dict[str, Any]) -> Any:
+        calls.append(options)
+        return read_rows(store, options)
+
+    monkeypatch.setattr(query, "_read_rows", spy)
+    return calls
+
+
+def test_many_blocks_unify_each_key_as_one_block_does(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Blocks parsed apart still give a key one type: ints then floats, keys seen late."""
+    import os
+
+    for i in range(60):
+        params: dict[str, Any] = {"n": i if i < 40 else i + 0.5, "model": f"m{i % 3}"}
+        if i >= 50:
+            params["late"] = f"only-{i}"  # many distinct values: not dictionary-shared
+        if i % 7 == 0:
+            params["flag"] = i % 2 == 0
+        with ml.start_run(f"r{i}", tags={"team": "x" if i < 30 else "y"}):
+            ml.log_params(params)
+            ml.log_metrics({"acc": i / 60} if i < 45 else {"acc": i / 60, "loss": 1 / (i + 1)})
+    calls = _read_rows_calls(monkeypatch)
+    monkeypatch.setattr(query, "_MIN_BLOCK", 64)
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)  # 8 blocks, whatever this machine has
+    body = b"\n".join(r[0] for r in store.db.read("SELECT CAST(params_json AS BLOB) FROM runs"))
+    table = query._parse_lines(body, 60)
+    assert table is not None and table.column("n").num_chunks > 1
+    for options in [
+        {},
+        {"limit": 3},
+        {"filter": "metrics.acc > 0.5", "order_by": "metrics.acc desc"},
+        {"order_by": ["params.n", "start_time"]},
+        {"filter": "tags.team = 'y'", "order_by": "params.model"},
+    ]:
+        frame = assert_same(store, **options)
+        assert len(frame)
+    assert calls == [{"limit": 3}]  # only the limited read goes row by row
+    frame = runs_frame(store, order_by="params.n")
+    assert str(frame["params.n"].dtype) == "float64" and frame["params.n"].iloc[-1] == 59.5
+    assert frame["params.late"].iloc[-1] == "only-59" and frame["params.late"].isna().sum() == 50
+
+
+def test_forged_summaries_are_read_row_by_row_to_the_same_frame(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Line breaks inside hand-written JSON, NaN with them, a blob name: still the same frame."""
+    _mixed_runs(with_nan=False)
+    calls = _read_rows_calls(monkeypatch)
+    assert_same(store)
+    assert calls == []
+    ids = [r[0] for r in store.db.read("SELECT run_id FROM runs ORDER BY rowid")]
+
+    def forge(sql: str, *params: Any) -> None:
+        store.db.write(lambda conn: conn.execute(sql, params))
+
+    forge("UPDATE runs SET params_json = ? WHERE run_id = ?", '{"lr":\n 0.5,\n"C": 4}', ids[0])
+    frame = assert_same(store)
+    assert frame.set_index("run_id").loc[ids[0], "params.C"] == 4
+    assert len(calls) == 1
+    forge("UPDATE runs SET metrics_json = ? WHERE run_id = ?", '{"acc":\nNaN}', ids[1])
+    assert math.isnan(assert_same(store).set_index("run_id").loc[ids[1], "metrics.acc"])
+    assert len(calls) == 2
+    forge("UPDATE runs SET name = ? WHERE run_id = ?", b"\x00blob", ids[2])
+    assert assert_same(store).set_index("run_id").loc[ids[2], "name"] == b"\x00blob"
+    assert len(calls) == 3
+
+
+def test_past_sqlites_length_limit_the_runs_are_read_row_by_row(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlite3
+
+    for i in range(30):
+        with ml.start_run(f"r{i}"):
+            ml.log_params({"text": "x" * 100, "i": i})
+    calls = _read_rows_calls(monkeypatch)
+    store.db.raw.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, 2000)  # each run fits, all do not
+    frame = assert_same(store, order_by="params.i desc")
+    assert frame["params.i"].tolist() == list(reversed(range(30)))
+    assert len(calls) == 1
