@@ -24,7 +24,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +56,8 @@ def environment() -> dict[str, Any]:
 @functools.lru_cache(maxsize=1)
 def _environment(site_dirs: tuple) -> dict[str, Any]:
     """The environment, read again only when a folder of ``sys.path`` changed (``site_dirs``)."""
+    from importlib import metadata  # 20 ms of email and zipfile modules: at the first run
+
     packages: dict[str, str] = {}
     for dist in metadata.distributions():
         try:
