@@ -20,15 +20,16 @@ import sqlite3
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import TypeAlias, TypeVar
 
 from ..errors import NotAStoreError, StoreError, StoreVersionError
 from .locate import check_layout
 from .schema import APPLICATION_ID, SCHEMA_VERSION, migrate
 
 T = TypeVar("T")
+Query: TypeAlias = "tuple[str, tuple | list | dict]"
 
 BUSY_TIMEOUT_MS = 30_000
 _RETRIES = 60
@@ -277,14 +278,16 @@ class Connection:
 
     def read_snapshot(
         self,
-        queries: list[tuple[str, tuple | list | dict]],
+        queries: Sequence[Query | Callable[[], Query]],
         each: Callable[[int, list[tuple]], None] | None = None,
     ) -> list[list[tuple]]:
         """The rows of several SELECTs, all read from one snapshot (one read transaction).
 
-        ``each(i, rows)``, when given, is called with each query's rows as soon
-        as they are read, before the next query runs (again if a busy store
-        makes the whole read start over).
+        A query is ``(sql, params)``, or a function that returns one when it is
+        its turn (so that it can use the rows read before it). ``each(i, rows)``,
+        when given, is called with each query's rows as soon as they are read,
+        before the next query runs (again if a busy store makes the whole read
+        start over).
         """
 
         def fetch() -> list[list[tuple]]:
@@ -292,7 +295,8 @@ class Connection:
             conn.execute("BEGIN")
             try:
                 results = []
-                for i, (sql, params) in enumerate(queries):
+                for i, query in enumerate(queries):
+                    sql, params = query() if callable(query) else query
                     results.append(conn.execute(sql, params).fetchall())
                     if each is not None:
                         each(i, results[-1])

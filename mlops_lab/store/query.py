@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from .filter import compile_filter, compile_order
@@ -293,29 +295,39 @@ def _read_rows(store: Store, options: dict[str, Any]) -> tuple[list[Any], dict[s
 _TEXT_COLUMNS = ("r.run_id", "r.name", "e.name", "r.status", "r.parent_id")
 
 
-def _scan_sql(unsorted_sql: str, kind: str) -> str:
+def _scan_sql(where_sql: str, kind: str) -> str:
     """An aggregate over the selected runs in scan order: count, one kind's summary text.
 
-    The params' aggregate also holds the rowids and the text columns.
+    ``where_sql`` is a selection's ``FROM ...`` part. The params' aggregate also
+    holds the rowids and the text columns.
     """
     columns = ["count(*)"]
     if kind == "params":
         columns += [f"json_group_array({c})" for c in ("r.rowid", *_TEXT_COLUMNS)]
     columns.append(f"CAST(group_concat({_line(kind)}, char(10)) AS BLOB)")
-    return f"SELECT {', '.join(columns)} FROM" + unsorted_sql.split(" FROM", 1)[1]
+    return f"SELECT {', '.join(columns)} {where_sql}"
+
+
+def _json_array(text: str) -> Any:
+    """A JSON array as a numpy object array."""
+    import numpy as np
+
+    return np.array(json.loads(text), dtype=object)
 
 
 def _read_columns(store: Store, options: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
     """The selected runs' columns (those of :func:`select_runs`) and their summaries' columns.
 
-    With no ``limit``, four reads from one snapshot. Three are aggregates in
+    With no ``limit``, four reads from one snapshot. One is the rowids and
+    times in order (the sort carries nothing else). Three are aggregates in
     SQLite's scan order: the text columns as JSON arrays, and each kind of
     summary as one text, which SQLite builds as it scans (no Python object
     per run and value); pyarrow parses each text in a thread while the next
-    read runs. The last read is the rowids and times in order (the sort
-    carries nothing else); the rowids put the two in the same order. What
-    this cannot read (a text past SQLite's length limit, a blob, hand-written
-    JSON with line breaks) is read row by row instead.
+    read runs. The rowids put the two in the same order. With a ``filter``,
+    the ordered read comes first and the aggregates take its rowids, so that
+    the filter is evaluated once. What this cannot read (a text past SQLite's
+    length limit, a blob, hand-written JSON with line breaks) is read row by
+    row instead.
     """
     import sqlite3
     from concurrent.futures import Future, ThreadPoolExecutor
@@ -325,32 +337,59 @@ def _read_columns(store: Store, options: dict[str, Any]) -> tuple[list[Any], dic
     if options.get("limit") is not None:
         return _read_rows(store, options)
     sql, params = select_runs(store, **options)
-    ordered_sql = "SELECT r.rowid, r.start_time, r.end_time FROM" + sql.split(" FROM", 1)[1]
+    ordered_query = (
+        "SELECT r.rowid, r.start_time, r.end_time FROM" + sql.split(" FROM", 1)[1],
+        params,
+    )
     unsorted_sql, unsorted_params = select_runs(
         store, **{k: v for k, v in options.items() if k != "order_by"}, ordered=False
     )
+    filtered = bool(options.get("filter"))
+    found: list[tuple] = []
+
+    def aggregate(kind: str) -> Callable[[], tuple[str, list[Any]]]:
+        def query() -> tuple[str, list[Any]]:
+            if not filtered:
+                return _scan_sql("FROM" + unsorted_sql.split(" FROM", 1)[1], kind), unsorted_params
+            selected = (
+                "FROM runs r JOIN experiments e ON e.experiment_id = r.experiment_id "
+                "WHERE r.rowid IN (SELECT value FROM json_each(?))"
+            )
+            return _scan_sql(selected, kind), [json.dumps([row[0] for row in found])]
+
+        return query
+
+    queries: list[Any] = [aggregate(kind) for kind in _KINDS]
+    queries.insert(0 if filtered else len(queries), ordered_query)
+    first_kind = 1 if filtered else 0
     parsing: dict[int, Future] = {}
-    with ThreadPoolExecutor(1, thread_name_prefix="mlops-runs") as pool:
+    decoding: list[Future] = []
+    with ThreadPoolExecutor(2, thread_name_prefix="mlops-runs") as pool:
 
         def scanned(index: int, rows: list[tuple]) -> None:
-            if index < len(_KINDS) and rows[0][0]:
-                parsing[index] = pool.submit(_parse_lines, rows[0][-1], rows[0][0])
+            kind = index - first_kind
+            if filtered and index == 0:
+                found[:] = rows
+            elif 0 <= kind < len(_KINDS) and rows[0][0]:
+                parsing[kind] = pool.submit(_parse_lines, rows[0][-1], rows[0][0])
+                if kind == 0:  # the rowids and text columns, decoded while SQLite reads on
+                    decoding[:] = [pool.submit(_json_array, text) for text in rows[0][1:-1]]
 
         try:
-            *scans, ordered = store.db.read_snapshot(
-                [(_scan_sql(unsorted_sql, kind), unsorted_params) for kind in _KINDS]
-                + [(ordered_sql, params)],
-                each=scanned,
-            )
+            results = store.db.read_snapshot(queries, each=scanned)
         except (sqlite3.DataError, sqlite3.OperationalError):  # too long, or a blob
             return _read_rows(store, options)
         tables = [parsing[i].result() for i in sorted(parsing)]
-    (count, rowids, *texts, params_body), metrics, tags = (scan[0] for scan in scans)
+        arrays = [future.result() for future in decoding]
+    ordered = results.pop(0 if filtered else len(_KINDS))
+    (count, *_, params_body), metrics, tags = (scan[0] for scan in results)
     if not count or {count, metrics[0], tags[0], len(ordered)} != {count}:
+        return _read_rows(store, options)
+    if len(tables) != len(_KINDS) or not arrays:
         return _read_rows(store, options)
     wanted_ids, start, end = zip(*ordered, strict=True)
     wanted = np.array(wanted_ids, dtype=np.int64)
-    lines = np.array(json.loads(rowids), dtype=np.int64)
+    lines = arrays[0].astype(np.int64)
     order = None
     if not np.array_equal(lines, wanted):
         sorter = np.argsort(lines, kind="stable")
@@ -365,8 +404,7 @@ def _read_columns(store: Store, options: dict[str, Any]) -> tuple[list[Any], dic
             return _read_rows(store, options)
         values.update(columns)
     run_id, name, experiment, status, parent_id = (
-        np.array(json.loads(text), dtype=object)[slice(None) if order is None else order]
-        for text in texts
+        values if order is None else values[order] for values in arrays[1:]
     )
     return [run_id, name, experiment, status, start, end, parent_id], values
 
@@ -378,6 +416,30 @@ def runs_frame(store: Store, **options: Any) -> pd.DataFrame:
     JSON text per run, kept current on every write), so the table costs one
     row per run to read, however many values the runs logged.
     """
+    with _no_cycle_collection():
+        return _frame(store, options)
+
+
+@contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """Hold the cycle collector while the frame is built.
+
+    The frame's build makes hundreds of thousands of tuples and lists, none in a
+    cycle; each few hundred would start a collection, which walks every object of
+    the process (a notebook with MLflow or torch loaded holds millions).
+    """
+    import gc
+
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _frame(store: Store, options: dict[str, Any]) -> pd.DataFrame:
     import numpy as np
     import pandas as pd
 

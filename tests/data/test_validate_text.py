@@ -367,3 +367,43 @@ def test_text_frame_clean_and_corrupted() -> None:
         ("user", "unique"): [2, 15, 16, 17],
         (None, "no_duplicate_rows"): [16],
     }
+
+
+def test_columns_checked_in_threads_fail_what_one_thread_fails(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A large frame's columns are checked on several cores: same failures, same order."""
+    from mlops_lab.data import checks
+
+    from data_frames import make_frame
+
+    frame = make_frame(3_000, seed=5)
+    schema = ml.infer_schema(frame)
+    bad = frame.copy()
+    bad.loc[[3, 8], "age"] = [7, 200]
+    bad.loc[10, "income"] = np.inf
+    bad.loc[[4, 5], "city"] = ["rome", None]
+    bad["plan"] = bad["plan"].cat.add_categories(["team"])
+    bad.loc[6, "plan"] = "team"
+    bad.loc[12, "email"] = bad.loc[1, "email"]
+    bad.loc[20] = bad.loc[21]
+    bad = bad.drop(columns=["active"]).assign(extra=1)
+    monkeypatch.setattr("os.cpu_count", lambda: 4)
+    monkeypatch.setattr(checks, "_PARALLEL_CELLS", 10**12)
+    one_thread = _facts(bad, schema)
+    monkeypatch.setattr(checks, "_PARALLEL_CELLS", 1)
+    threads = []
+    real_check = checks.check_column
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        import threading
+
+        threads.append(threading.current_thread().name)
+        return real_check(*args, **kwargs)
+
+    monkeypatch.setattr(checks, "check_column", spy)
+    assert _facts(bad, schema) == one_thread
+    assert all(t.startswith("mlops-validate") for t in threads) and len(threads) == 8
+    kinds = {(f[0], f[1]) for f in one_thread}
+    assert {("age", "in_range"), ("city", "in_categories"), ("active", "column_present")} <= kinds
+    assert (None, "no_duplicate_rows") in kinds and ("extra", "no_extra_columns") in kinds

@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 import mlops_lab as ml
-from mlops_lab.errors import InvalidArgumentError
+from mlops_lab.errors import FilterSyntaxError, InvalidArgumentError
 from mlops_lab.store import RunRows, Store, query
 from mlops_lab.store.query import runs_frame, select_runs
 from mlops_lab.tracking.run import param_value
@@ -360,3 +360,31 @@ def test_past_sqlites_length_limit_the_runs_are_read_row_by_row(
     frame = assert_same(store, order_by="params.i desc")
     assert frame["params.i"].tolist() == list(reversed(range(30)))
     assert len(calls) == 1
+
+
+def test_the_cycle_collector_is_held_only_while_the_frame_is_built(store: Store) -> None:
+    import gc
+
+    with ml.start_run("a"):
+        ml.log_metric("acc", 0.5)
+    assert gc.isenabled()
+    seen: list[bool] = []
+    read_columns = query._read_columns
+
+    def spy(*args: Any) -> Any:
+        seen.append(gc.isenabled())
+        return read_columns(*args)
+
+    query._read_columns = spy  # type: ignore[assignment]
+    try:
+        runs_frame(store)
+        assert seen == [False] and gc.isenabled()
+        with pytest.raises(FilterSyntaxError):
+            runs_frame(store, filter="metrics.acc >>> 1")
+        assert gc.isenabled()
+        gc.disable()  # a caller's own choice is kept
+        runs_frame(store)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+        query._read_columns = read_columns  # type: ignore[assignment]
