@@ -295,17 +295,17 @@ def _read_rows(store: Store, options: dict[str, Any]) -> tuple[list[Any], dict[s
 _TEXT_COLUMNS = ("r.run_id", "r.name", "e.name", "r.status", "r.parent_id")
 
 
-def _scan_sql(where_sql: str, kind: str) -> str:
-    """An aggregate over the selected runs in scan order: count, one kind's summary text.
+def _scan_sql(where_sql: str, kinds: tuple[str, ...], *, columns: bool = False) -> str:
+    """An aggregate over the selected runs in scan order: count, a text per kind of summary.
 
-    ``where_sql`` is a selection's ``FROM ...`` part. The params' aggregate also
-    holds the rowids and the text columns.
+    ``where_sql`` is a selection's ``FROM ...`` part; with ``columns``, the
+    rowids and the text columns come first, as JSON arrays.
     """
-    columns = ["count(*)"]
-    if kind == "params":
-        columns += [f"json_group_array({c})" for c in ("r.rowid", *_TEXT_COLUMNS)]
-    columns.append(f"CAST(group_concat({_line(kind)}, char(10)) AS BLOB)")
-    return f"SELECT {', '.join(columns)} {where_sql}"
+    parts = ["count(*)"]
+    if columns:
+        parts += [f"json_group_array({c})" for c in ("r.rowid", *_TEXT_COLUMNS)]
+    parts += [f"CAST(group_concat({_line(kind)}, char(10)) AS BLOB)" for kind in kinds]
+    return f"SELECT {', '.join(parts)} {where_sql}"
 
 
 def _json_array(text: str) -> Any:
@@ -315,19 +315,42 @@ def _json_array(text: str) -> Any:
     return np.array(json.loads(text), dtype=object)
 
 
+_SCANS = (("params", "tags"), ("metrics",))  # the aggregates' kinds, each parsed as it comes
+
+
+def _in_order(rows: list[tuple], sort: bool) -> tuple[Any, Any, Any] | None:
+    """The rowids, start and end times of ``rows`` as arrays, sorted as ``ml.runs()``
+    sorts by default when ``sort`` (latest start first, then latest rowid).
+
+    The sort is numpy's, and gives SQLite's order for the times mlops-lab
+    writes (numbers, or NULL last); None for any other value.
+    """
+    import numpy as np
+
+    rowids, start, end = (np.array(c) for c in zip(*rows, strict=True))
+    if sort and not {type(v) for v in start.tolist()} <= {float, int, type(None)}:
+        return None
+    rowids = rowids.astype(np.int64)
+    start, end = (np.array(c, dtype=np.float64) for c in (start, end))
+    if sort:
+        by = np.lexsort((-rowids, -start))  # NaN (NULL) sorts last, as NULL does in DESC
+        rowids, start, end = rowids[by], start[by], end[by]
+    return rowids, start, end
+
+
 def _read_columns(store: Store, options: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
     """The selected runs' columns (those of :func:`select_runs`) and their summaries' columns.
 
-    With no ``limit``, four reads from one snapshot. One is the rowids and
-    times in order (the sort carries nothing else). Three are aggregates in
-    SQLite's scan order: the text columns as JSON arrays, and each kind of
-    summary as one text, which SQLite builds as it scans (no Python object
-    per run and value); pyarrow parses each text in a thread while the next
-    read runs. The rowids put the two in the same order. With a ``filter``,
-    the ordered read comes first and the aggregates take its rowids, so that
-    the filter is evaluated once. What this cannot read (a text past SQLite's
-    length limit, a blob, hand-written JSON with line breaks) is read row by
-    row instead.
+    With no ``limit``, three reads from one snapshot. One is the rowids and
+    times, in order (sorted by SQLite for an ``order_by``, by numpy for the
+    default order). Two are aggregates in SQLite's scan order: the text
+    columns as JSON arrays and each kind of summary as one text, which SQLite
+    builds as it scans (no Python object per run and value); pyarrow parses
+    each text in a thread while the next read runs. The rowids put the two in
+    the same order. With a ``filter``, the ordered read comes first and the
+    aggregates take its rowids, so that the filter is evaluated once. What
+    this cannot read (a text past SQLite's length limit, a blob, hand-written
+    JSON with line breaks) is read row by row instead.
     """
     import sqlite3
     from concurrent.futures import Future, ThreadPoolExecutor
@@ -336,7 +359,8 @@ def _read_columns(store: Store, options: dict[str, Any]) -> tuple[list[Any], dic
 
     if options.get("limit") is not None:
         return _read_rows(store, options)
-    sql, params = select_runs(store, **options)
+    sort = not options.get("order_by")
+    sql, params = select_runs(store, **options, ordered=not sort)
     ordered_query = (
         "SELECT r.rowid, r.start_time, r.end_time FROM" + sql.split(" FROM", 1)[1],
         params,
@@ -347,48 +371,56 @@ def _read_columns(store: Store, options: dict[str, Any]) -> tuple[list[Any], dic
     filtered = bool(options.get("filter"))
     found: list[tuple] = []
 
-    def aggregate(kind: str) -> Callable[[], tuple[str, list[Any]]]:
+    def aggregate(kinds: tuple[str, ...]) -> Callable[[], tuple[str, list[Any]]]:
         def query() -> tuple[str, list[Any]]:
+            first = kinds is _SCANS[0]
             if not filtered:
-                return _scan_sql("FROM" + unsorted_sql.split(" FROM", 1)[1], kind), unsorted_params
+                where = "FROM" + unsorted_sql.split(" FROM", 1)[1]
+                return _scan_sql(where, kinds, columns=first), unsorted_params
             selected = (
                 "FROM runs r JOIN experiments e ON e.experiment_id = r.experiment_id "
                 "WHERE r.rowid IN (SELECT value FROM json_each(?))"
             )
-            return _scan_sql(selected, kind), [json.dumps([row[0] for row in found])]
+            ids = json.dumps([row[0] for row in found])
+            return _scan_sql(selected, kinds, columns=first), [ids]
 
         return query
 
-    queries: list[Any] = [aggregate(kind) for kind in _KINDS]
+    queries: list[Any] = [aggregate(kinds) for kinds in _SCANS]
     queries.insert(0 if filtered else len(queries), ordered_query)
-    first_kind = 1 if filtered else 0
-    parsing: dict[int, Future] = {}
+    first_scan = 1 if filtered else 0
+    parsing: dict[str, Future] = {}
     decoding: list[Future] = []
     with ThreadPoolExecutor(2, thread_name_prefix="mlops-runs") as pool:
 
         def scanned(index: int, rows: list[tuple]) -> None:
-            kind = index - first_kind
+            scan = index - first_scan
             if filtered and index == 0:
                 found[:] = rows
-            elif 0 <= kind < len(_KINDS) and rows[0][0]:
-                parsing[kind] = pool.submit(_parse_lines, rows[0][-1], rows[0][0])
-                if kind == 0:  # the rowids and text columns, decoded while SQLite reads on
-                    decoding[:] = [pool.submit(_json_array, text) for text in rows[0][1:-1]]
+            elif 0 <= scan < len(_SCANS) and rows[0][0]:
+                kinds, count = _SCANS[scan], rows[0][0]
+                for kind, body in zip(kinds, rows[0][-len(kinds) :], strict=True):
+                    parsing[kind] = pool.submit(_parse_lines, body, count)
+                if scan == 0:  # the rowids and text columns, decoded while SQLite reads on
+                    texts = rows[0][1 : -len(kinds)]
+                    decoding[:] = [pool.submit(_json_array, text) for text in texts]
 
         try:
             results = store.db.read_snapshot(queries, each=scanned)
         except (sqlite3.DataError, sqlite3.OperationalError):  # too long, or a blob
             return _read_rows(store, options)
-        tables = [parsing[i].result() for i in sorted(parsing)]
+        tables = {kind: future.result() for kind, future in parsing.items()}
         arrays = [future.result() for future in decoding]
-    ordered = results.pop(0 if filtered else len(_KINDS))
-    (count, *_, params_body), metrics, tags = (scan[0] for scan in results)
-    if not count or {count, metrics[0], tags[0], len(ordered)} != {count}:
+    ordered = results.pop(0 if filtered else len(_SCANS))
+    (count, *_, params_body, tags_body), (metrics_count, metrics_body) = (
+        scan[0] for scan in results
+    )
+    if not count or {count, metrics_count, len(ordered)} != {count} or not arrays:
         return _read_rows(store, options)
-    if len(tables) != len(_KINDS) or not arrays:
+    times = _in_order(ordered, sort)
+    if times is None or len(tables) != len(_KINDS):
         return _read_rows(store, options)
-    wanted_ids, start, end = zip(*ordered, strict=True)
-    wanted = np.array(wanted_ids, dtype=np.int64)
+    wanted, start, end = times
     lines = arrays[0].astype(np.int64)
     order = None
     if not np.array_equal(lines, wanted):
@@ -397,9 +429,9 @@ def _read_columns(store: Store, options: dict[str, Any]) -> tuple[list[Any], dic
         if not np.array_equal(lines[order], wanted):
             return _read_rows(store, options)
     values: dict[str, Any] = {}
-    bodies = (params_body, metrics[-1], tags[-1])
-    for body, table, prefix in zip(bodies, tables, _KINDS, strict=True):
-        columns = _parsed_columns(body, count, table, prefix, order)
+    bodies = {"params": params_body, "metrics": metrics_body, "tags": tags_body}
+    for prefix in _KINDS:
+        columns = _parsed_columns(bodies[prefix], count, tables[prefix], prefix, order)
         if columns is None:
             return _read_rows(store, options)
         values.update(columns)

@@ -388,3 +388,24 @@ def test_the_cycle_collector_is_held_only_while_the_frame_is_built(store: Store)
     finally:
         gc.enable()
         query._read_columns = read_columns  # type: ignore[assignment]
+
+
+def test_default_order_sorted_by_numpy_is_sqlites_with_ties(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Latest start first, then latest rowid: runs started at the same time, and integers."""
+    _mixed_runs(with_nan=True)
+    ids = [r[0] for r in store.db.read("SELECT run_id FROM runs ORDER BY rowid")]
+    tie = time.time() - 50
+    store.db.write(
+        lambda conn: conn.executemany(
+            "UPDATE runs SET start_time = ? WHERE run_id = ?",
+            [(tie, ids[0]), (tie, ids[3]), (tie, ids[5]), (int(tie), ids[1]), (int(tie), ids[2])],
+        )
+    )
+    calls = _read_rows_calls(monkeypatch)
+    frame = assert_same(store)
+    assert calls == []
+    assert frame["run_id"].tolist()[-5:] == [ids[5], ids[3], ids[0], ids[2], ids[1]]
+    assert_same(store, filter="metrics.acc > 0.1")
+    assert calls == []
