@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from ..errors import StoreError
 from .filter import compile_filter, compile_order
 
 if TYPE_CHECKING:
@@ -331,7 +332,10 @@ def _in_order(rows: list[tuple], sort: bool) -> tuple[Any, Any, Any] | None:
     if sort and not {type(v) for v in start.tolist()} <= {float, int, type(None)}:
         return None
     rowids = rowids.astype(np.int64)
-    start, end = (np.array(c, dtype=np.float64) for c in (start, end))
+    try:
+        start, end = (np.array(c, dtype=np.float64) for c in (start, end))
+    except (TypeError, ValueError):  # a forged time: read row by row, refused by name there
+        return None
     if sort:
         by = np.lexsort((-rowids, -start))  # NaN (NULL) sorts last, as NULL does in DESC
         rowids, start, end = rowids[by], start[by], end[by]
@@ -471,14 +475,31 @@ def _no_cycle_collection() -> Iterator[None]:
             gc.enable()
 
 
-def _frame(store: Store, options: dict[str, Any]) -> pd.DataFrame:
+def _seconds(store: Store, values: Any, column: str, run_ids: Any) -> Any:
+    """A column of times (seconds since the epoch; None: not yet) as float64."""
     import numpy as np
+
+    try:
+        return np.array(values, dtype="float64")
+    except (TypeError, ValueError):
+        for run_id, value in zip(run_ids, values, strict=True):
+            if value is not None and not isinstance(value, int | float):
+                path = str(store.db.db_path)
+                raise StoreError(
+                    f"run {run_id} has {column} {value!r}, which is not a time in seconds: "
+                    f"{path} holds a value mlops-lab does not write",
+                    path=path,
+                ) from None
+        raise
+
+
+def _frame(store: Store, options: dict[str, Any]) -> pd.DataFrame:
     import pandas as pd
 
     cols, values = _read_columns(store, options)
     index = pd.RangeIndex(len(cols[0]))
-    start = np.array(cols[4], dtype="float64")
-    end = np.array(cols[5], dtype="float64")
+    start = _seconds(store, cols[4], "start_time", cols[0])
+    end = _seconds(store, cols[5], "end_time", cols[0])
 
     def series(column: Any, dtype: Any = None) -> pd.Series:
         return pd.Series(column, index=index, dtype=dtype, copy=False)

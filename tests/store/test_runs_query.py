@@ -409,3 +409,21 @@ def test_default_order_sorted_by_numpy_is_sqlites_with_ties(
     assert frame["run_id"].tolist()[-5:] == [ids[5], ids[3], ids[0], ids[2], ids[1]]
     assert_same(store, filter="metrics.acc > 0.1")
     assert calls == []
+
+
+@pytest.mark.parametrize("column", ["start_time", "end_time"])
+def test_a_forged_time_is_refused_by_run_and_column(store: Store, column: str) -> None:
+    from mlops_lab.errors import StoreError
+
+    for name in ("a", "b"):
+        with ml.start_run(name):
+            ml.log_param("x", 1)
+    (run_id,) = store.db.read_one("SELECT run_id FROM runs WHERE name = 'a'") or ()
+    store.db.write(
+        lambda conn: conn.execute(f"UPDATE runs SET {column} = 'soon' WHERE run_id = ?", (run_id,))
+    )
+    for options in ({}, {"order_by": "params.x"}, {"limit": 5}):
+        with pytest.raises(StoreError, match=f"run {run_id} has {column} 'soon'"):
+            runs_frame(store, **options)
+    before = store.db.read("SELECT run_id, name FROM runs ORDER BY rowid")
+    assert len(before) == 2  # nothing lost
