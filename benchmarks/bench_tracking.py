@@ -821,14 +821,14 @@ def _compile_bytecode() -> str:
     every module from source on each import, which no installed copy does.
     """
     import compileall
+    import importlib.util
 
     import mlops_lab
 
     folder = Path(mlops_lab.__file__).parent
     compileall.compile_dir(str(folder), quiet=1)
-    import mlflow
-
-    peer = Path(mlflow.__file__).parent / "__pycache__"
+    spec = importlib.util.find_spec("mlflow")
+    peer = Path(spec.origin if spec and spec.origin else ".").parent / "__pycache__"
     return f"bytecode compiled for mlops-lab; MLflow's from its install: {peer.is_dir()}"
 
 

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
     from .store import Store
 
+_RUNS = "FROM runs r JOIN experiments e ON e.experiment_id = r.experiment_id"
 RUN_COLUMNS = ("run_id", "name", "experiment", "status", "start_time", "end_time", "duration_s")
 _EXTRA_COLUMNS = ("parent_id",)
 
@@ -76,8 +77,7 @@ def select_runs(
         order_sql = f"{osql}, {order_sql}"
         params.extend(oparams)
     sql = (
-        "SELECT r.run_id, r.name, e.name, r.status, r.start_time, r.end_time, r.parent_id "
-        "FROM runs r JOIN experiments e ON e.experiment_id = r.experiment_id"
+        "SELECT r.run_id, r.name, e.name, r.status, r.start_time, r.end_time, r.parent_id " + _RUNS
     )
     if where:
         sql += " WHERE " + " AND ".join(where)
@@ -140,13 +140,11 @@ _KINDS = ("params", "metrics", "tags")
 def _parse_lines(body: bytes, count: int) -> Any:
     """``count`` JSON objects, one a line, as a pyarrow table; None where pyarrow cannot.
 
-    A body whose objects hold line breaks of their own (hand-written JSON) is
-    not parsed here either.
-
     pyarrow reads the objects straight into typed columns, with no Python object
     per value, in blocks parsed on every core (a key's type is unified across
     blocks as within one). NaN and Infinity are not JSON, so pyarrow refuses
-    them: text holding them goes to the ``json`` module.
+    them: text holding them goes to the ``json`` module. A body whose objects
+    hold line breaks of their own (hand-written JSON) is not parsed here either.
     """
     import io
     import os
@@ -328,12 +326,12 @@ def _in_order(rows: list[tuple], sort: bool) -> tuple[Any, Any, Any] | None:
     """
     import numpy as np
 
-    rowids, start, end = (np.array(c) for c in zip(*rows, strict=True))
-    if sort and not {type(v) for v in start.tolist()} <= {float, int, type(None)}:
-        return None
-    rowids = rowids.astype(np.int64)
+    ids, starts, ends = zip(*rows, strict=True)
+    if sort and not set(map(type, starts)) <= {float, int, type(None)}:
+        return None  # text sorts after every number in SQLite
+    rowids = np.array(ids, dtype=np.int64)
     try:
-        start, end = (np.array(c, dtype=np.float64) for c in (start, end))
+        start, end = np.array(starts, dtype=np.float64), np.array(ends, dtype=np.float64)
     except (TypeError, ValueError):  # a forged time: read row by row, refused by name there
         return None
     if sort:
@@ -373,7 +371,7 @@ def _read_columns(store: Store, options: dict[str, Any]) -> tuple[list[Any], dic
         store, **{k: v for k, v in options.items() if k != "order_by"}, ordered=False
     )
     filtered = bool(options.get("filter"))
-    found: list[tuple] = []
+    found: list[str] = []  # with a filter: the ordered read's rowids, as one JSON array
 
     def aggregate(kinds: tuple[str, ...]) -> Callable[[], tuple[str, list[Any]]]:
         def query() -> tuple[str, list[Any]]:
@@ -381,12 +379,8 @@ def _read_columns(store: Store, options: dict[str, Any]) -> tuple[list[Any], dic
             if not filtered:
                 where = "FROM" + unsorted_sql.split(" FROM", 1)[1]
                 return _scan_sql(where, kinds, columns=first), unsorted_params
-            selected = (
-                "FROM runs r JOIN experiments e ON e.experiment_id = r.experiment_id "
-                "WHERE r.rowid IN (SELECT value FROM json_each(?))"
-            )
-            ids = json.dumps([row[0] for row in found])
-            return _scan_sql(selected, kinds, columns=first), [ids]
+            selected = f"{_RUNS} WHERE r.rowid IN (SELECT value FROM json_each(?))"
+            return _scan_sql(selected, kinds, columns=first), found
 
         return query
 
@@ -400,7 +394,7 @@ def _read_columns(store: Store, options: dict[str, Any]) -> tuple[list[Any], dic
         def scanned(index: int, rows: list[tuple]) -> None:
             scan = index - first_scan
             if filtered and index == 0:
-                found[:] = rows
+                found[:] = [json.dumps([row[0] for row in rows])]
             elif 0 <= scan < len(_SCANS) and rows[0][0]:
                 kinds, count = _SCANS[scan], rows[0][0]
                 for kind, body in zip(kinds, rows[0][-len(kinds) :], strict=True):
