@@ -26,6 +26,7 @@ the same untouched state: nothing one notebook does reaches another.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
@@ -166,6 +167,9 @@ def _handle(conn: socket.socket, server: socket.socket, started_env: dict[str, s
         # Python 3.12+ warns when a process with threads forks; the template's only
         # threads are BLAS pools, which shut themselves down around a fork.
         warnings.simplefilter("ignore", DeprecationWarning)
+        # The template's objects live as long as the kernel: the kernel's collector
+        # never scans them (nor writes to their pages, which stay shared).
+        gc.freeze()
         pid = os.fork()
     if pid == 0:
         server.close()
@@ -188,7 +192,15 @@ def main(socket_path: str) -> None:
         # What ipykernel sets before a notebook's first import: matplotlib, imported here,
         # picks the inline backend as it would in the kernel.
         os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
-    import ipykernel.kernelapp  # noqa: F401  (what every kernel imports first)
+    import ipykernel.kernelapp  # what every kernel imports first
+
+    # What each kernel imports as its IPythonKernel starts: the debugger and debugpy, with
+    # the variable ipykernel's kernel specs set for it (each child gets its own environment).
+    os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+    try:
+        import ipykernel.debugger  # noqa: F401
+    except Exception:  # a kernel without debugpy imports nothing more here
+        pass
 
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     server.bind(socket_path + ".tmp")

@@ -21,7 +21,9 @@ takes an executor object (or a name) directly, so tests can hand in their own.
 
 from __future__ import annotations
 
+import importlib
 import os
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -29,6 +31,31 @@ from ..errors import InvalidArgumentError, MissingDependencyError
 from ..project import process_resource
 
 Factory = Callable[..., tuple[Any, Callable[[], None] | None]]
+
+# What every combination imports, imported by a worker as it starts (its kernel starting
+# meanwhile) rather than by its first combination.
+WORKER_IMPORTS = ("papermill", "nbclient", "sqlite_utils", "mlops_lab.pipeline.sweep")
+# Optional modules a worker never uses and that cost seconds to import. jsonschema, which
+# nbformat imports, builds its IRI format checker from rfc3987_syntax when it is installed
+# (JupyterLab installs it), compiling 38 grammars at import: about 2 s. Nothing a worker
+# runs checks a schema's formats; the notebooks run in kernels, which are not workers.
+WORKER_SKIPS = ("rfc3987_syntax",)
+
+
+def start_worker(kernel_name: str = "python3", template: str | None = None) -> None:
+    """A local worker's initializer: its first kernel starts, then it imports what a
+    combination needs (never raises: a failure shows where a combination meets it)."""
+    for name in WORKER_SKIPS:
+        if name not in sys.modules:
+            sys.modules[name] = None  # type: ignore[assignment]
+    from .kernels import warm
+
+    warm(kernel_name, template)
+    for name in WORKER_IMPORTS:
+        try:
+            importlib.import_module(name)
+        except Exception:
+            pass
 
 
 def _processes(
@@ -38,15 +65,15 @@ def _processes(
     from concurrent.futures import ProcessPoolExecutor
 
     from .kernels import pool as kernel_pool
-    from .kernels import warm
 
     # spawn: never fork a process that runs threads (a kernel, the metrics flusher).
     # Each worker starts its first kernel as it starts, before its first task arrives,
-    # forked from this process's kernel template (one for all the workers).
+    # forked from this process's kernel template (one for all the workers), and imports
+    # what its tasks need meanwhile.
     pool = ProcessPoolExecutor(
         max_workers=workers,
         mp_context=multiprocessing.get_context("spawn"),
-        initializer=warm,
+        initializer=start_worker,
         initargs=(kernel_name, kernel_pool().template_socket(kernel_name)),
     )
     return pool, lambda: pool.shutdown(wait=True)

@@ -373,9 +373,9 @@ def test_columns_checked_in_threads_fail_what_one_thread_fails(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A large frame's columns are checked on several cores: same failures, same order."""
-    from mlops_lab.data import checks
-
     from data_frames import make_frame
+
+    from mlops_lab.data import checks
 
     frame = make_frame(3_000, seed=5)
     schema = ml.infer_schema(frame)

@@ -163,6 +163,28 @@ def test_forked_kernels_share_the_imports_and_nothing_else(
 
 
 @pytest.mark.kernel
+def test_a_forked_kernel_never_scans_the_templates_objects(
+    tmp_path: Path, python3_kernel: str
+) -> None:
+    """The template freezes its objects before each fork: the kernel's collections skip
+    them, and a notebook's own cycles are still collected."""
+    notebook = _write(
+        tmp_path / "gc.ipynb",
+        "import gc\n"
+        "class Node:\n"
+        "    pass\n"
+        "a, b = Node(), Node()\n"
+        "a.other, b.other = b, a\n"
+        "del a, b\n"
+        "print(gc.get_freeze_count() > 1000, gc.collect() >= 2)",
+    )
+    with kernels.KernelPool(ahead=0) as pool:
+        nb = pool.execute_notebook(str(notebook), str(tmp_path / "out.ipynb"), cwd=str(tmp_path))
+        assert pool.stats.forked == 1
+    assert _stdout(nb).split() == ["True", "True"]
+
+
+@pytest.mark.kernel
 def test_a_changed_variable_replaces_the_template(tmp_path: Path, python3_kernel: str) -> None:
     notebook = _write(
         tmp_path / "env.ipynb", "import os\nprint(os.environ.get('TEST_TEMPLATE_VAR'))"
@@ -321,3 +343,29 @@ def test_the_workers_of_a_process_pool_fork_from_one_template(python3_kernel: st
     for attached, templates, forked, path in seen:
         assert (attached, templates, path) == (1, 0, socket_path)
         assert forked >= 1
+
+
+def _worker_modules() -> tuple[bool, bool, int]:
+    """In a sweep worker: what it imported as it started, and whether nbformat validates."""
+    import sys
+
+    import nbformat as nbf
+
+    nb = nbf.v4.new_notebook(cells=[nbf.v4.new_code_cell("1")])
+    nbf.validate(nb)
+    imported = all(m in sys.modules for m in ("papermill", "nbclient", "mlops_lab.pipeline.sweep"))
+    return imported, sys.modules.get("rfc3987_syntax", 0) is None, len(nbf.writes(nb))
+
+
+@pytest.mark.kernel
+def test_a_worker_imports_what_its_combinations_need_as_it_starts(python3_kernel: str) -> None:
+    from mlops_lab.pipeline import executors
+
+    executor, close = executors.open_executor("processes", workers=1, kernel_name="python3")
+    try:
+        imported, skipped, size = executor.submit(_worker_modules).result(timeout=180)
+    finally:
+        assert close is not None
+        close()
+    # jsonschema's IRI grammars are never built in a worker; notebooks still validate.
+    assert imported and skipped and size > 0
