@@ -236,7 +236,10 @@ def run_demo(directory: str | os.PathLike[str] = "mlops-lab-demo") -> int:
         if stale.exists():
             shutil.rmtree(stale)
     work.mkdir(parents=True)
+    from .pipeline.executors import skip_unused_imports
     from .pipeline.kernels import KernelPool
+
+    skip_unused_imports()  # this process drives the notebooks; they run in kernels
 
     # One pool for the four notebooks: each one's kernel starts while the one before
     # runs. It closes last, so the last kernel's exit is not waited for before the summary.

@@ -35,19 +35,26 @@ Factory = Callable[..., tuple[Any, Callable[[], None] | None]]
 # What every combination imports, imported by a worker as it starts (its kernel starting
 # meanwhile) rather than by its first combination.
 WORKER_IMPORTS = ("papermill", "nbclient", "sqlite_utils", "mlops_lab.pipeline.sweep")
-# Optional modules a worker never uses and that cost seconds to import. jsonschema, which
-# nbformat imports, builds its IRI format checker from rfc3987_syntax when it is installed
-# (JupyterLab installs it), compiling 38 grammars at import: about 2 s. Nothing a worker
-# runs checks a schema's formats; the notebooks run in kernels, which are not workers.
-WORKER_SKIPS = ("rfc3987_syntax",)
+# Optional modules that cost seconds to import and that a process driving notebooks never
+# uses. jsonschema, which nbformat imports, builds its IRI format checker from
+# rfc3987_syntax when it is installed (JupyterLab installs it), compiling 38 grammars at
+# import: about 2 s. Nothing that drives a notebook checks a schema's formats.
+UNUSED_IMPORTS = ("rfc3987_syntax",)
+
+
+def skip_unused_imports() -> None:
+    """In a process of mlops-lab's own that drives notebooks (a sweep worker, the demo),
+    never in a kernel: the modules of :data:`UNUSED_IMPORTS` are not imported (an import
+    of one raises ImportError, which jsonschema expects of an absent optional module)."""
+    for name in UNUSED_IMPORTS:
+        if name not in sys.modules:
+            sys.modules[name] = None  # type: ignore[assignment]
 
 
 def start_worker(kernel_name: str = "python3", template: str | None = None) -> None:
     """A local worker's initializer: its first kernel starts, then it imports what a
     combination needs (never raises: a failure shows where a combination meets it)."""
-    for name in WORKER_SKIPS:
-        if name not in sys.modules:
-            sys.modules[name] = None  # type: ignore[assignment]
+    skip_unused_imports()
     from .kernels import warm
 
     warm(kernel_name, template)

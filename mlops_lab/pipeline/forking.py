@@ -78,21 +78,18 @@ SCRIPT = Path(__file__).with_name("_kernel_template.py")
 PER_RUN_PREFIXES = ("MLOPS_LAB_", "JPY_")
 PER_RUN_NAMES = frozenset({"PYTEST_CURRENT_TEST"})
 LAUNCHER = ("-m", "ipykernel_launcher")
+# Seconds a waited-for preload holds the background imports back for the fork that follows.
+FORK_GRACE = 5.0
 # Magics that change nothing an import depends on.
 TRANSPARENT_LINES = frozenset({"%load_ext mlops_lab"})
 # What a kernel that imports mlops_lab imports later (its lazily loaded parts), and the
-# caches it fills on its first run, done once in the template.
+# caches it fills on its first run, done once in the template. COMPANIONS are what nearly
+# every such notebook uses (the magics, log_model); LATER_COMPANIONS what only a notebook
+# that runs pipelines uses, imported in the background (papermill takes seconds).
 COMPANIONS = MappingProxyType(
-    {
-        "mlops_lab": (
-            "mlops_lab.magics",
-            "mlops_lab.tracking.models",
-            "skops.io",
-            "papermill",
-            "mlops_lab.pipeline.kernels",
-        ),
-    }
+    {"mlops_lab": ("mlops_lab.magics", "mlops_lab.tracking.models", "skops.io")}
 )
+LATER_COMPANIONS = MappingProxyType({"mlops_lab": ("papermill", "mlops_lab.pipeline.kernels")})
 WARM_CALLS = MappingProxyType({"mlops_lab": ("mlops_lab.tracking.capture:environment",)})
 
 
@@ -291,8 +288,7 @@ class KernelTemplate:
         self.python = python
         self.socket_path = os.path.join(folder, "template")
         self.env = dict(os.environ)
-        self.preloaded: set[str] = set()
-        self._lock = threading.Lock()
+        self._init_requests()
         self.pid = 0
         try:
             self.process: subprocess.Popen[bytes] | None = subprocess.Popen(
@@ -329,7 +325,7 @@ class KernelTemplate:
         (:func:`same_imports`). None otherwise, or when it does not answer."""
         template = cls.__new__(cls)
         template.python, template.socket_path = python, socket_path
-        template.preloaded, template._lock = set(), threading.Lock()
+        template._init_requests()
         template.process, template.owned = None, False
         try:
             info = template._request({"op": "info"})
@@ -339,6 +335,17 @@ class KernelTemplate:
         if info["python"] != python or not same_imports(template.env, os.environ):
             return None
         return template
+
+    def _init_requests(self) -> None:
+        self.preloaded: set[str] = set()  # modules asked for (a failed one is not asked again)
+        self.called: set[str] = set()
+        self._lock = threading.Lock()  # one request at a time: the template serves them in turn
+        # Requests a kernel about to start waits for (forks, the imports it needs): while
+        # any waits, and until the fork that follows a waited-for import, no background
+        # import is sent.
+        self._urgent = 0
+        self._fork_due = 0.0  # monotonic time until which a fork is expected
+        self._turn = threading.Condition()
 
     def alive(self) -> bool:
         if self.process is not None:
@@ -358,7 +365,24 @@ class KernelTemplate:
     def accepts(self, argv: list[str]) -> bool:
         return self.alive() and python_of(argv) == self.python
 
-    def _request(self, message: dict[str, Any], fds: list[int] | None = None) -> dict[str, Any]:
+    def _request(
+        self, message: dict[str, Any], fds: list[int] | None = None, *, urgent: bool = True
+    ) -> dict[str, Any]:
+        with self._turn:
+            if urgent:
+                self._urgent += 1
+            else:
+                while self._urgent or time.monotonic() < self._fork_due:
+                    self._turn.wait(None if self._urgent else self._fork_due - time.monotonic())
+        try:
+            return self._send(message, fds)
+        finally:
+            if urgent:
+                with self._turn:
+                    self._urgent -= 1
+                    self._turn.notify_all()
+
+    def _send(self, message: dict[str, Any], fds: list[int] | None) -> dict[str, Any]:
         with self._lock, socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
             conn.connect(self.socket_path)
             payload = json.dumps(message).encode() + b"\n"
@@ -378,27 +402,63 @@ class KernelTemplate:
             raise PipelineError(f"the kernel template refused a request: {reply['error']}")
         return reply
 
-    def preload(self, modules: tuple[str, ...] | list[str]) -> None:
+    def preload(self, modules: tuple[str, ...] | list[str], *, wait: bool = True) -> None:
         """Import ``modules`` in the template (once each), for the kernels forked after.
 
+        With ``wait`` (a kernel about to start needs them), they are imported before
+        this returns, ahead of any import in the background. Without, they are
+        imported in the background, one at a time, each after any fork that waits.
+
         A module of :data:`COMPANIONS` brings the modules a kernel importing it loads
-        later, and the calls of :data:`WARM_CALLS` that fill its caches.
+        later and the calls of :data:`WARM_CALLS` that fill its caches, with it; those
+        of :data:`LATER_COMPANIONS` are always imported in the background, so that the
+        next kernel does not wait for what it may not use.
         """
-        expanded = [c for m in modules for c in (m, *COMPANIONS.get(m, ()))]
-        wanted = [m for m in dict.fromkeys(expanded) if m not in self.preloaded]
-        calls = [c for m in wanted for c in WARM_CALLS.get(m, ())]
-        if wanted:
-            self.preloaded.update(wanted)  # a module that fails is not asked for again
-            self._request({"op": "preload", "modules": wanted, "calls": calls})
+        own = [c for m in modules for c in (m, *COMPANIONS.get(m, ()))]
+        own = [m for m in dict.fromkeys(own) if m not in self.preloaded]
+        calls = [c for m in modules for c in WARM_CALLS.get(m, ()) if c not in self.called]
+        if wait and (own or calls):
+            self._request({"op": "preload", "modules": own, "calls": calls})
+            self.preloaded.update(own)
+            self.called.update(calls)
+            own, calls = [], []
+            with self._turn:  # the kernel that needed them is forked next
+                self._fork_due = time.monotonic() + FORK_GRACE
+        own += [c for m in modules for c in LATER_COMPANIONS.get(m, ()) if c not in own]
+        if own or calls:
+            threading.Thread(
+                target=self._preload_each,
+                args=(own, calls),
+                name="mlops-template-preload",
+                daemon=True,  # an import left half done dies with the template
+            ).start()
+
+    def _preload_each(self, modules: list[str], calls: list[str]) -> None:
+        try:
+            for name in modules:
+                if name not in self.preloaded:
+                    self._request({"op": "preload", "modules": [name], "calls": []}, urgent=False)
+                    self.preloaded.add(name)
+            calls = [c for c in calls if c not in self.called]
+            if calls:
+                self.called.update(calls)
+                self._request({"op": "preload", "modules": [], "calls": calls}, urgent=False)
+        except (OSError, ValueError, PipelineError):  # the template stopped: nothing to warm
+            pass
 
     def fork(self, argv: list[str], env: Mapping[str, str], cwd: str) -> ForkedProcess:
         """A kernel ``python -m ipykernel_launcher argv[3:]`` forked from the template."""
         # What Popen would hand the kernel: no stdin, this process's stdout and stderr.
-        with open(os.devnull, "rb") as devnull:
-            reply = self._request(
-                {"op": "fork", "argv": list(argv[3:]), "env": dict(env), "cwd": cwd},
-                [devnull.fileno(), 1, 2],
-            )
+        try:
+            with open(os.devnull, "rb") as devnull:
+                reply = self._request(
+                    {"op": "fork", "argv": list(argv[3:]), "env": dict(env), "cwd": cwd},
+                    [devnull.fileno(), 1, 2],
+                )
+        finally:
+            with self._turn:
+                self._fork_due = 0.0
+                self._turn.notify_all()
         pid = int(reply["pid"])
         return ForkedProcess(pid, Path(f"{self.socket_path}.{pid}.exit"))
 

@@ -365,7 +365,7 @@ class KernelPool:
             template = self._template_for(python)
             if template is not None:
                 try:
-                    template.preload(modules)
+                    template.preload(modules, wait=wait)
                 except (OSError, PipelineError):
                     pass
 

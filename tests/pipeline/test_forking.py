@@ -233,6 +233,36 @@ def test_a_killed_forked_kernel_reports_its_signal_and_nothing_is_left_running(
 
 
 @pytest.mark.kernel
+def test_a_fork_is_served_before_the_imports_in_the_background(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Background imports go one module at a time, each after any fork that waits: the
+    kernel about to start never waits for modules another notebook may import later."""
+    import sys
+
+    log = tmp_path / "log.txt"
+    for name in ("slow_a", "slow_b"):
+        (tmp_path / f"{name}.py").write_text(
+            f"import time\nopen({str(log)!r}, 'a').write('{name} ')\ntime.sleep(1)\n"
+        )
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    template = forking.KernelTemplate(sys.executable)
+    try:
+        template.preload(["slow_a", "slow_b"], wait=False)
+        while not log.exists():  # the first background import has begun
+            time.sleep(0.01)
+        child = template.fork([sys.executable, "-m", "ipykernel_launcher", "--help"], {}, "/")
+        served = log.read_text().split()
+        assert child.pid > 0
+        while "slow_b" not in template.preloaded:  # and the rest follows the fork
+            time.sleep(0.05)
+    finally:
+        template.close()
+    assert served == ["slow_a"]
+    assert log.read_text().split() == ["slow_a", "slow_b"]
+
+
+@pytest.mark.kernel
 def test_a_dead_template_is_replaced(tmp_path: Path, python3_kernel: str) -> None:
     notebook = _write(tmp_path / "n.ipynb", "print('ok')")
     with kernels.KernelPool(ahead=0) as pool:
