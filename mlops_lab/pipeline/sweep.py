@@ -64,6 +64,7 @@ class Task:
     kernel_name: str | None = None
     execute: Callable[..., Any] | None = None
     ship: bool = False
+    seed: str | None = None  # an empty store's mlops.db with the champion (workers here)
 
 
 @dataclass
@@ -163,9 +164,12 @@ def run_combination(task: Task) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="mlops-sweep-"))
     root = tmp / ".mlops"
     out: dict[str, Any] = {"index": task.index, "params": task.params, "host": os.uname()[1]}
+    if task.seed is not None:  # the store made once for every combination: no migration
+        root.mkdir()
+        shutil.copyfile(task.seed, root / "mlops.db")
     with Project(root) as project:
         store = project.store
-        if task.champion is not None:
+        if task.champion is not None and task.seed is None:
             row, updated = task.champion
             put_version(store, row, {"champion": updated})
         run_id = None
@@ -283,6 +287,8 @@ def sweep(
         kernel_name=kernel_name or spec.kernel,
     )
     template = _task_template(spec, project.store, pool, kernel_name=kernel_name, execute=execute)
+    if not template.ship:
+        template.seed = _seed_store(template.champion)
     saved = list(project.stack)
     project.stack.clear()
     parent = _start_sweep_run(project, spec, type(pool).__name__)
@@ -299,7 +305,25 @@ def sweep(
         project.stack[:0] = saved
         if close is not None:
             close()
+        if template.seed is not None:
+            shutil.rmtree(Path(template.seed).parents[1], ignore_errors=True)
     return result
+
+
+def _seed_store(champion: tuple[dict[str, Any], float] | None) -> str:
+    """An empty store holding the champion to beat, whose ``mlops.db`` each combination
+    on this machine copies instead of creating and migrating its own."""
+    from ..store import Store
+
+    root = Path(tempfile.mkdtemp(prefix="mlops-sweep-seed-")) / ".mlops"
+    store = Store(root)
+    if champion is not None:
+        row, updated = champion
+        put_version(store, row, {"champion": updated})
+    else:
+        store.db.read("SELECT 1")  # created and migrated
+    checkpoint(store)
+    return str(root / "mlops.db")
 
 
 def _check_workers(workers: int | None) -> None:
