@@ -34,7 +34,7 @@ Factory = Callable[..., tuple[Any, Callable[[], None] | None]]
 
 # What every combination imports, imported by a worker as it starts (its kernel starting
 # meanwhile) rather than by its first combination.
-WORKER_IMPORTS = ("papermill", "nbclient", "sqlite_utils", "mlops_lab.pipeline.sweep")
+WORKER_IMPORTS = ("papermill", "nbclient", "mlops_lab.pipeline.sweep")
 # Optional modules that cost seconds to import and that a process driving notebooks never
 # uses. jsonschema, which nbformat imports, builds its IRI format checker from
 # rfc3987_syntax when it is installed (JupyterLab installs it), compiling 38 grammars at
