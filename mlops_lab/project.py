@@ -400,9 +400,10 @@ class Project:
         self._runs.set(())
 
     def add_listener(self, fn: Any) -> None:
-        """Call ``fn(event, run)`` on run start and end (held weakly)."""
+        """Call ``fn(event, run)`` on run start and end (held weakly; once however often added)."""
         ref = weakref.WeakMethod(fn) if hasattr(fn, "__self__") else weakref.ref(fn)
-        self._listeners.append(ref)
+        if ref not in self._listeners:
+            self._listeners.append(ref)
 
     def _notify(self, event: str, run: Run) -> None:
         for listener in list(self._listeners):

@@ -28,6 +28,28 @@ STALE_HEARTBEAT_S = 300.0
 MetricRow = tuple[str, str, float, int, float]  # run_id, key, value, step, timestamp
 
 
+_CELL_COLUMNS = (
+    "seq",
+    "execution_count",
+    "source",
+    "status",
+    "error_name",
+    "error_value",
+    "started",
+    "duration_s",
+    "kind",
+    "cell_id",
+)
+
+
+def _context_from(rows: list[dict[str, Any]]) -> str | None:
+    """The earlier run whose context comes before these cells (a ``context_from`` row)."""
+    for row in rows:
+        if row["kind"] == "context_from" and isinstance(row["source"], str):
+            return row["source"]
+    return None
+
+
 def _none_to_nan(value: float | None) -> float:
     return math.nan if value is None else value
 
@@ -427,25 +449,30 @@ class Store:
         """The cells captured for a run, in execution order.
 
         ``context=True`` also returns the session's cells executed before the run
-        started (``kind = 'context'``), which promotion slices from.
+        started (``kind = 'context'``), which promotion slices from: those the run
+        stored, after the context of the earlier run its ``context_from`` row names
+        (and so on back; a chain that loops or names a run not in this store stops).
         """
-        cols = (
-            "seq",
-            "execution_count",
-            "source",
-            "status",
-            "error_name",
-            "error_value",
-            "started",
-            "duration_s",
-            "kind",
-            "cell_id",
-        )
-        where = "" if context else " AND coalesce(kind, 'cell') != 'context'"
+        if not context:
+            return self._cell_rows(
+                run_id, " AND coalesce(kind, 'cell') NOT IN ('context', 'context_from')"
+            )
+        rows = self._cell_rows(run_id, "")
+        chain, seen, since = [], {run_id}, _context_from(rows)
+        while since is not None and since not in seen:
+            seen.add(since)
+            earlier = self._cell_rows(since, " AND kind IN ('context', 'context_from')")
+            chain.append([r for r in earlier if r["kind"] == "context"])
+            since = _context_from(earlier)
+        out = [r for part in reversed(chain) for r in part]
+        return out + [r for r in rows if r["kind"] != "context_from"]
+
+    def _cell_rows(self, run_id: str, where: str) -> list[dict[str, Any]]:
         rows = self.db.read(
-            f"SELECT {', '.join(cols)} FROM cells WHERE run_id = ?{where} ORDER BY seq", (run_id,)
+            f"SELECT {', '.join(_CELL_COLUMNS)} FROM cells WHERE run_id = ?{where} ORDER BY seq",
+            (run_id,),
         )
-        return [dict(zip(cols, r, strict=True)) for r in rows]
+        return [dict(zip(_CELL_COLUMNS, r, strict=True)) for r in rows]
 
     # -- artifacts and datasets ---------------------------------------------------------
 

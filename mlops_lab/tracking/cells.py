@@ -9,6 +9,13 @@ A run stores what it needs of it: when the run starts, the cells completed
 before it (``kind = 'context'``: the imports, data loading and helpers above
 ``%mlops start``, which promotion slices from); then every cell executed while
 it is open, including the cell that opens it and the one that ends it.
+
+The context is stored once per session and store, not once per run: a run
+stores the cells completed since the previous run of the session in the same
+store started, and a ``kind = 'context_from'`` row naming that run, whose
+context comes first (:meth:`~mlops_lab.store.Store.cells` follows the chain).
+A session with many runs writes each cell once, instead of every earlier cell
+again for every run.
 :meth:`CellCapture.run_as_run` runs a cell's body as one run (``%%mlops run``).
 """
 
@@ -32,6 +39,8 @@ class CellCapture:
         self._suppressed = 0
         self._started: list[tuple[str, str | None, float, list]] = []
         self._touched: list[list] = []
+        # Per store: the last run whose context was stored, and the cells it covered.
+        self._context_runs: dict[str, tuple[str, int]] = {}
         self._registered = False
         session().add_listener(self._on_run_event)
 
@@ -147,13 +156,27 @@ class CellCapture:
             self._touched[-1].append(run)
         if not self.enabled or not self.history:
             return
-        context = [{**cell, "kind": "context"} for cell in self.history]
+        store = run.store
+        key = str(store.db_path)
+        covered = len(self.history)
+        previous = self._context_runs.get(key)
+        if previous is not None and previous[1] <= covered:
+            since, start = previous
+            context = [{"source": since, "kind": "context_from"}]
+        else:
+            context, start = [], 0
+        context += [{**cell, "kind": "context"} for cell in self.history[start:]]
         try:
-            run.store.add_cells(run.run_id, context)
+            store.add_cells(run.run_id, context)
         except Exception as exc:  # capture must never break the user's notebook
             _warn(exc)
+            return
+        self._context_runs[key] = (run.run_id, covered)
 
     def pre_run_cell(self, info: Any) -> None:
+        # The default project may have changed (``%config MlopsMagics.store``): its runs
+        # get their context too.
+        session().add_listener(self._on_run_event)
         source = getattr(info, "raw_cell", "") or ""
         cell_id = getattr(info, "cell_id", None)
         self._started.append((source, cell_id, time.time(), list(session().stack)))

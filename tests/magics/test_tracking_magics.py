@@ -61,6 +61,86 @@ def test_cells_before_a_run_are_its_context_and_later_ones_are_not_recorded(shel
     ]
 
 
+def _context_rows(root) -> int:
+    import sqlite3
+
+    with sqlite3.connect(root / "mlops.db") as conn:
+        return conn.execute("SELECT count(*) FROM cells WHERE kind = 'context'").fetchone()[0]
+
+
+def test_a_session_stores_each_cell_once_as_context_however_many_runs(shell, store) -> None:
+    """Every run's context is every cell completed before it; the store holds each cell
+    once as context, not once per later run (which made a long session quadratic)."""
+    shell.run_cell("import math")
+    expected = ["import math"]
+    runs = []
+    for i in range(30):
+        shell.run_cell(f"%mlops start r{i}")
+        shell.run_cell(f"v{i} = math.sqrt({i})")
+        shell.run_cell("%mlops end")
+        runs.append(ml.get_run().run_id)
+        shell.run_cell(f"w{i} = v{i} + 1")
+        context = [
+            c["source"] for c in store.cells(runs[-1], context=True) if c["kind"] == "context"
+        ]
+        assert context == expected, i
+        own = [c["source"] for c in store.cells(runs[-1])]
+        assert own == [f"%mlops start r{i}", f"v{i} = math.sqrt({i})", "%mlops end"]
+        expected += [*own, f"w{i} = v{i} + 1"]
+    # 1 + 4 cells a run, each stored once as context: 118, against 1,770 copied before.
+    assert _context_rows(store.root) == 1 + 4 * 29
+    # Promotion reads the same context: the last run slices from the first cell on.
+    from mlops_lab.pipeline.assemble import session_cells
+
+    cells = session_cells(ml.get_run(runs[-1]))
+    assert cells[0].source == "import math" and not cells[0].in_run
+    assert [c.source for c in cells if c.in_run][1] == "v29 = math.sqrt(29)"
+
+
+def test_a_run_in_another_store_gets_the_whole_context(shell, tmp_path) -> None:
+    shell.run_cell("a = 1")
+    shell.run_cell("%mlops start here")
+    shell.run_cell("%mlops end")
+    shell.run_cell("b = 2")
+    target = tmp_path / "elsewhere"
+    shell.run_cell(f"%config MlopsMagics.store = '{target}'")
+    shell.run_cell("%mlops start there")
+    shell.run_cell("%mlops end")
+    other = ml.Project(target)
+    run_id = other.runs().iloc[0]["run_id"]
+    context = [
+        c["source"] for c in other.store.cells(run_id, context=True) if c["kind"] == "context"
+    ]
+    assert context[0] == "a = 1" and context[-2:] == [
+        "b = 2",
+        f"%config MlopsMagics.store = '{target}'",
+    ]
+
+
+def test_a_forged_chain_of_contexts_ends(shell, store) -> None:
+    import sqlite3
+
+    shell.run_cell("%mlops start one")
+    shell.run_cell("%mlops end")
+    first = ml.get_run().run_id
+    shell.run_cell("x = 1")
+    shell.run_cell("%mlops start two")
+    shell.run_cell("%mlops end")
+    second = ml.get_run().run_id
+    store.db.close()
+    with sqlite3.connect(store.root / "mlops.db") as conn:  # the first now names the second
+        conn.execute(
+            "INSERT INTO cells (run_id, seq, source, kind) VALUES (?, -1, ?, 'context_from')",
+            (first, second),
+        )
+        conn.execute(
+            "INSERT INTO cells (run_id, seq, source, kind) VALUES ('nobody', 0, 'y = 1', 'context')"
+        )
+    sources = [c["source"] for c in store.cells(second, context=True)]
+    assert sources.count("x = 1") == 1 and sources[-2:] == ["%mlops start two", "%mlops end"]
+    assert all(c["kind"] != "context_from" for c in store.cells(second, context=True))
+
+
 def test_cell_magic_is_one_run(shell) -> None:
     shell.run_cell(
         "%%mlops run whole-cell --tag k=v\n%mlops param C=1.0\n%mlops log acc=0.95\nresult = C + 1"
