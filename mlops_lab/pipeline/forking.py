@@ -424,8 +424,13 @@ class KernelTemplate:
             own, calls = [], []
             with self._turn:  # the kernel that needed them is forked next
                 self._fork_due = time.monotonic() + FORK_GRACE
-        own += [c for m in modules for c in LATER_COMPANIONS.get(m, ()) if c not in own]
-        if own or calls:
+        own += [
+            c
+            for m in modules
+            for c in LATER_COMPANIONS.get(m, ())
+            if c not in own and c not in self.preloaded
+        ]
+        if own or calls:  # nothing left to import starts no thread
             threading.Thread(
                 target=self._preload_each,
                 args=(own, calls),

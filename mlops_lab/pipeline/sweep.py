@@ -31,6 +31,7 @@ import tarfile
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -280,33 +281,35 @@ def sweep(
         kernels.pool().preload(
             spec.notebook_path, str(spec.workdir_path), kernel_name or spec.kernel
         )
-    pool, close = executors.open_executor(
-        executor,
-        workers=workers or executors.default_workers(len(combos)),
-        address=address,
-        kernel_name=kernel_name or spec.kernel,
-    )
-    template = _task_template(spec, project.store, pool, kernel_name=kernel_name, execute=execute)
-    if not template.ship:
-        template.seed = _seed_store(template.champion)
-    saved = list(project.stack)
-    project.stack.clear()
-    parent = _start_sweep_run(project, spec, type(pool).__name__)
-    result = SweepResult(spec.name, parent, spec.gate.get("metric"), list(grid))
-    status = "failed"
-    try:
-        tasks = [
-            replace(template, index=i, params=combo, sweep_run_id=parent.run_id)
-            for i, combo in enumerate(combos)
-        ]
-        status = _run_combinations(result, pool, tasks, project.store, spec, progress=progress)
-    finally:
-        project.end_run(status, run=parent)
-        project.stack[:0] = saved
+    with ExitStack() as cleanup:  # the executor and the seed store, even if a step fails
+        pool, close = executors.open_executor(
+            executor,
+            workers=workers or executors.default_workers(len(combos)),
+            address=address,
+            kernel_name=kernel_name or spec.kernel,
+        )
         if close is not None:
-            close()
-        if template.seed is not None:
-            shutil.rmtree(Path(template.seed).parents[1], ignore_errors=True)
+            cleanup.callback(close)
+        template = _task_template(
+            spec, project.store, pool, kernel_name=kernel_name, execute=execute
+        )
+        if not template.ship:
+            template.seed = _seed_store(template.champion)
+            cleanup.callback(shutil.rmtree, Path(template.seed).parents[1], ignore_errors=True)
+        saved = list(project.stack)
+        project.stack.clear()
+        parent = _start_sweep_run(project, spec, type(pool).__name__)
+        result = SweepResult(spec.name, parent, spec.gate.get("metric"), list(grid))
+        status = "failed"
+        try:
+            tasks = [
+                replace(template, index=i, params=combo, sweep_run_id=parent.run_id)
+                for i, combo in enumerate(combos)
+            ]
+            status = _run_combinations(result, pool, tasks, project.store, spec, progress=progress)
+        finally:
+            project.end_run(status, run=parent)
+            project.stack[:0] = saved
     return result
 
 
@@ -320,9 +323,7 @@ def _seed_store(champion: tuple[dict[str, Any], float] | None) -> str:
     if champion is not None:
         row, updated = champion
         put_version(store, row, {"champion": updated})
-    else:
-        store.db.read("SELECT 1")  # created and migrated
-    checkpoint(store)
+    checkpoint(store)  # creates and migrates it, if nothing was written
     return str(root / "mlops.db")
 
 

@@ -9,6 +9,7 @@ A run stores what it needs of it: when the run starts, the cells completed
 before it (``kind = 'context'``: the imports, data loading and helpers above
 ``%mlops start``, which promotion slices from); then every cell executed while
 it is open, including the cell that opens it and the one that ends it.
+:meth:`CellCapture.run_as_run` runs a cell's body as one run (``%%mlops run``).
 
 The context is stored once per session and store, not once per run: a run
 stores the cells completed since the previous run of the session in the same
@@ -16,7 +17,6 @@ store started, and a ``kind = 'context_from'`` row naming that run, whose
 context comes first (:meth:`~mlops_lab.store.Store.cells` follows the chain).
 A session with many runs writes each cell once, instead of every earlier cell
 again for every run.
-:meth:`CellCapture.run_as_run` runs a cell's body as one run (``%%mlops run``).
 """
 
 from __future__ import annotations

@@ -249,12 +249,15 @@ def test_a_fork_is_served_before_the_imports_in_the_background(
     template = forking.KernelTemplate(sys.executable)
     try:
         template.preload(["slow_a", "slow_b"], wait=False)
+        deadline = time.monotonic() + 120
         while not log.exists():  # the first background import has begun
+            assert time.monotonic() < deadline, "the background import never began"
             time.sleep(0.01)
         child = template.fork([sys.executable, "-m", "ipykernel_launcher", "--help"], {}, "/")
         served = log.read_text().split()
         assert child.pid > 0
         while "slow_b" not in template.preloaded:  # and the rest follows the fork
+            assert time.monotonic() < deadline, "the background imports never finished"
             time.sleep(0.05)
     finally:
         template.close()
