@@ -239,27 +239,47 @@ def test_a_fork_is_served_before_the_imports_in_the_background(
     """Background imports go one module at a time, each after any fork that waits: the
     kernel about to start never waits for modules another notebook may import later."""
     import sys
+    import threading
 
-    log = tmp_path / "log.txt"
+    log, go = tmp_path / "log.txt", tmp_path / "go"
     for name in ("slow_a", "slow_b"):
+        # Each import holds the template until the test lets it go (at most a minute).
         (tmp_path / f"{name}.py").write_text(
-            f"import time\nopen({str(log)!r}, 'a').write('{name} ')\ntime.sleep(1)\n"
+            "import os, time\n"
+            f"open({str(log)!r}, 'a').write('{name} ')\n"
+            "deadline = time.monotonic() + 60\n"
+            f"while not os.path.exists({str(go)!r}) and time.monotonic() < deadline:\n"
+            "    time.sleep(0.01)\n"
         )
     monkeypatch.setenv("PYTHONPATH", str(tmp_path))
     template = forking.KernelTemplate(sys.executable)
+    forked: list[tuple[int, list[str]]] = []
+
+    def fork() -> None:
+        child = template.fork([sys.executable, "-m", "ipykernel_launcher", "--help"], {}, "/")
+        forked.append((child.pid, log.read_text().split()))
+
     try:
         template.preload(["slow_a", "slow_b"], wait=False)
         deadline = time.monotonic() + 120
-        while not log.exists():  # the first background import has begun
+        while not log.exists():  # the first background import has begun, and holds on
             assert time.monotonic() < deadline, "the background import never began"
             time.sleep(0.01)
-        child = template.fork([sys.executable, "-m", "ipykernel_launcher", "--help"], {}, "/")
-        served = log.read_text().split()
-        assert child.pid > 0
+        forking_thread = threading.Thread(target=fork)
+        forking_thread.start()
+        while not template._urgent:  # the fork waits for the template
+            assert time.monotonic() < deadline, "the fork was never asked for"
+            time.sleep(0.01)
+        go.touch()  # slow_a finishes; the fork must come before slow_b
+        forking_thread.join(120)
+        assert forked, "the fork was never served"
+        pid, served = forked[0]
+        assert pid > 0
         while "slow_b" not in template.preloaded:  # and the rest follows the fork
             assert time.monotonic() < deadline, "the background imports never finished"
             time.sleep(0.05)
     finally:
+        go.touch()
         template.close()
     assert served == ["slow_a"]
     assert log.read_text().split() == ["slow_a", "slow_b"]
