@@ -76,12 +76,24 @@ def manager_class() -> type:
     """
     made = peek_process_resource("pipeline.kernels.manager_class")
     if made is None:
+        from jupyter_client.asynchronous import AsyncKernelClient
         from jupyter_client.manager import KernelManager
+        from traitlets import default
+
+        class ReadyKernelClient(AsyncKernelClient):  # type: ignore[misc]
+            """nbclient's asynchronous client, ready once its kernel is (:func:`wait_ready`)."""
+
+            async def wait_for_ready(self, timeout: float | None = None) -> None:
+                await wait_ready(self, timeout)
 
         class WarmKernelManager(KernelManager):  # type: ignore[misc]
             """A kernel manager whose clients are asynchronous (nbclient's)."""
 
             client_class = "jupyter_client.asynchronous.AsyncKernelClient"
+
+            @default("client_factory")
+            def _client_factory_default(self) -> type:
+                return ReadyKernelClient
 
             async def _async_interrupt_kernel(self) -> None:
                 if self.shutting_down:
@@ -123,6 +135,55 @@ def manager_class() -> type:
 
         made = process_resource("pipeline.kernels.manager_class", lambda: WarmKernelManager)
     return made  # type: ignore[no-any-return]
+
+
+IDLE_WAIT_S = 0.25  # for the idle status of a kernel_info request, once its reply came
+
+
+async def wait_ready(kc: Any, timeout: float | None = None) -> None:
+    """Wait until ``kc``'s kernel is ready: it has replied to a ``kernel_info`` request
+    on shell, and its IOPub has sent that request's ``idle`` status.
+
+    That status proves IOPub connected, and that nothing of the request is left to
+    come. jupyter_client's own wait then reads IOPub until it has been silent for
+    0.2 s, at the start of every notebook (and without end while a kernel keeps
+    printing); this one returns when the status arrives. When it does not (a
+    subscription that connected late drops it), the request is sent again, as
+    jupyter_client sends it again.
+    """
+    import time
+    from queue import Empty
+
+    deadline = time.monotonic() + (float("inf") if timeout is None else timeout)
+
+    async def receive(get: Any, msg_id: str, kind: str, within: float) -> Any:
+        """The message of ``kind`` answering ``msg_id`` (an idle one, for a status);
+        None when none came ``within`` seconds."""
+        until = time.monotonic() + within
+        while (left := until - time.monotonic()) > 0:
+            try:
+                msg = await get(timeout=left)
+            except Empty:
+                return None
+            if (
+                msg.get("msg_type") == kind
+                and msg.get("parent_header", {}).get("msg_id") == msg_id
+                and (kind != "status" or msg["content"].get("execution_state") == "idle")
+            ):
+                return msg
+        return None
+
+    while True:
+        msg_id = kc.kernel_info()
+        left = max(0.0, deadline - time.monotonic())
+        reply = await receive(kc.get_shell_msg, msg_id, "kernel_info_reply", min(1.0, left))
+        if reply is not None and await receive(kc.get_iopub_msg, msg_id, "status", IDLE_WAIT_S):
+            kc._handle_kernel_info_reply(reply)
+            return
+        if not await kc.is_alive():
+            raise RuntimeError("Kernel died before replying to kernel_info")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"Kernel didn't respond in {timeout} seconds")
 
 
 def default_ahead() -> int:

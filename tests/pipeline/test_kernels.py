@@ -285,3 +285,48 @@ def test_what_a_notebook_left_buffered_is_in_the_store_when_the_call_returns(
                 assert len(run.metric_history("loss")) == 50
     finally:
         del os.environ["MLOPS_LAB_HOME"]
+
+
+CHATTER = """import threading, time
+
+def chatter():
+    while True:
+        print(".", flush=True)
+        time.sleep(0.02)
+
+threading.Thread(target=chatter, daemon=True).start()
+"""
+
+
+def test_a_kernel_that_never_stops_printing_is_ready_for_a_new_client(python3_kernel: str) -> None:
+    """jupyter_client's own wait reads IOPub until it has been silent for 0.2 s: it never
+    returns while a kernel prints every 20 ms. A pool client is ready once the kernel
+    has answered, and runs code."""
+    import asyncio
+
+    km = kernels.manager_class()(kernel_name=python3_kernel)
+    km.start_kernel()
+
+    async def scenario() -> dict:
+        chatty = km.client()
+        chatty.start_channels()
+        await asyncio.wait_for(chatty.wait_for_ready(timeout=60), 90)
+        chatty.execute(CHATTER)
+        while True:  # until the chatter is on IOPub
+            msg = await chatty.get_iopub_msg(timeout=30)
+            if msg["msg_type"] == "stream":
+                break
+        chatty.stop_channels()
+        kc = km.client()
+        kc.start_channels()
+        try:
+            await asyncio.wait_for(kc.wait_for_ready(timeout=60), 60)
+            return await kc.execute("x = 6 * 7", reply=True, timeout=30)
+        finally:
+            kc.stop_channels()
+
+    try:
+        reply = asyncio.run(scenario())
+    finally:
+        km.shutdown_kernel(now=True)
+    assert reply["content"]["status"] == "ok"
