@@ -91,6 +91,7 @@ def test_the_figures_are_the_results_files_figures() -> None:
     tracking = (ROOT / "benchmarks" / "RESULTS.md").read_text()
     first = _block(README, "tracking").splitlines()[2]
     figure, peer, ours, ratio_cell = (c.strip() for c in first.strip("|").split("|"))
+    figure = re.sub(r" \(target [^)]*: not met\)$", "", figure)  # the README's note on a miss
     assert re.search(
         rf"\| {re.escape(figure)} \| {re.escape(peer)} \(.*\| {re.escape(ours)} \(.*"
         rf"\| {re.escape(ratio_cell)} \|",
