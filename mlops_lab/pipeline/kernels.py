@@ -147,37 +147,54 @@ async def wait_ready(kc: Any, timeout: float | None = None) -> None:
     That status proves IOPub connected, and that nothing of the request is left to
     come. jupyter_client's own wait then reads IOPub until it has been silent for
     0.2 s, at the start of every notebook (and without end while a kernel keeps
-    printing); this one returns when the status arrives. When it does not (a
-    subscription that connected late drops it), the request is sent again, as
-    jupyter_client sends it again.
+    printing); this one returns when the status arrives. A kernel that sends no
+    status is ready once any IOPub message has come, as jupyter_client has it. When
+    none comes (a subscription that connected late drops them), the request is sent
+    again, as jupyter_client sends it again.
     """
     import time
     from queue import Empty
 
     deadline = time.monotonic() + (float("inf") if timeout is None else timeout)
 
-    async def receive(get: Any, msg_id: str, kind: str, within: float) -> Any:
-        """The message of ``kind`` answering ``msg_id`` (an idle one, for a status);
-        None when none came ``within`` seconds."""
+    def answers(msg: dict[str, Any], msg_id: str) -> bool:
+        return bool(msg.get("parent_header", {}).get("msg_id") == msg_id)
+
+    async def reply_to(msg_id: str, within: float) -> Any:
+        """The kernel_info reply to ``msg_id`` (older replies are skipped), or None."""
         until = time.monotonic() + within
         while (left := until - time.monotonic()) > 0:
             try:
-                msg = await get(timeout=left)
+                msg = await kc.get_shell_msg(timeout=left)
             except Empty:
                 return None
-            if (
-                msg.get("msg_type") == kind
-                and msg.get("parent_header", {}).get("msg_id") == msg_id
-                and (kind != "status" or msg["content"].get("execution_state") == "idle")
-            ):
+            if msg.get("msg_type") == "kernel_info_reply" and answers(msg, msg_id):
                 return msg
         return None
 
+    async def iopub_connected(msg_id: str) -> bool:
+        """Whether IOPub delivers: the request's idle status came, or (a kernel that
+        sends none) another message did within :data:`IDLE_WAIT_S`."""
+        until = time.monotonic() + IDLE_WAIT_S
+        seen = False
+        while (left := until - time.monotonic()) > 0:
+            try:
+                msg = await kc.get_iopub_msg(timeout=left)
+            except Empty:
+                break
+            seen = True
+            if (
+                msg.get("msg_type") == "status"
+                and msg.get("content", {}).get("execution_state") == "idle"
+                and answers(msg, msg_id)
+            ):
+                return True
+        return seen
+
     while True:
         msg_id = kc.kernel_info()
-        left = max(0.0, deadline - time.monotonic())
-        reply = await receive(kc.get_shell_msg, msg_id, "kernel_info_reply", min(1.0, left))
-        if reply is not None and await receive(kc.get_iopub_msg, msg_id, "status", IDLE_WAIT_S):
+        reply = await reply_to(msg_id, min(1.0, max(0.0, deadline - time.monotonic())))
+        if reply is not None and await iopub_connected(msg_id):
             kc._handle_kernel_info_reply(reply)
             return
         if not await kc.is_alive():
