@@ -332,12 +332,11 @@ class Store:
 
     @staticmethod
     def _insert_metrics(conn, rows: list[MetricRow]) -> None:
-        # NaN is stored as NULL (v != v only for NaN).
-        clean = [(r, k, None if v != v else v, s, t) for r, k, v, s, t in rows]
-        conn.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?, ?)", clean)
+        # NaN is stored as NULL: SQLite turns every NaN it is given into NULL.
+        conn.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?, ?)", rows)
         # Only the newest row of each (run, key) in the batch can become its latest value.
         newest: dict[tuple[str, str], tuple] = {}
-        for row in clean:
+        for row in rows:
             key = (row[0], row[1])
             prev = newest.get(key)
             if prev is None or row[3] > prev[3] or (row[3] == prev[3] and row[4] >= prev[4]):
