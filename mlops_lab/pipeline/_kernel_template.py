@@ -135,13 +135,26 @@ def _become_kernel(argv: list[str], env: dict[str, str], cwd: str, fds: list[int
         traceback.print_exc()
     finally:
         try:
-            import atexit
-
-            atexit._run_exitfuncs()
-            sys.stdout.flush()
-            sys.stderr.flush()
+            _exit_as_python_does()
         finally:
             os._exit(code)
+
+
+def _exit_as_python_does() -> None:
+    """What Python does at exit before it tears the interpreter down: wait for the
+    threads that are not daemons (a notebook's own, still writing), then run the
+    ``atexit`` functions and flush the standard streams. The teardown itself is
+    skipped: it would free every object the template made, writing to pages the
+    kernel shares with it."""
+    import atexit
+    import threading
+
+    for thread in threading.enumerate():
+        if thread is not threading.current_thread() and not thread.daemon:
+            thread.join()
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
 
 
 def _handle(conn: socket.socket, server: socket.socket, started_env: dict[str, str]) -> None:

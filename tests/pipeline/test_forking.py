@@ -185,6 +185,30 @@ def test_a_forked_kernel_never_scans_the_templates_objects(
 
 
 @pytest.mark.kernel
+def test_a_forked_kernel_waits_for_a_notebooks_own_thread_at_exit(
+    tmp_path: Path, python3_kernel: str
+) -> None:
+    """As Python does at exit: a thread that is not a daemon finishes its work, and
+    what the notebook registered with atexit runs, before the kernel is gone."""
+    done = tmp_path / "done.txt"
+    notebook = _write(
+        tmp_path / "thread.ipynb",
+        "import atexit, threading, time\n"
+        f"path = {str(done)!r}\n"
+        "def write():\n"
+        "    time.sleep(1)\n"
+        "    with open(path, 'w') as f:\n"
+        "        f.write('thread')\n"
+        "threading.Thread(target=write).start()\n"
+        "atexit.register(lambda: open(path, 'a').write(' atexit'))",
+    )
+    with kernels.KernelPool(ahead=0, wait=True) as pool:
+        pool.execute_notebook(str(notebook), str(tmp_path / "out.ipynb"), cwd=str(tmp_path))
+        assert pool.stats.forked == 1
+    assert done.read_text() == "thread atexit"
+
+
+@pytest.mark.kernel
 def test_a_changed_variable_replaces_the_template(tmp_path: Path, python3_kernel: str) -> None:
     notebook = _write(
         tmp_path / "env.ipynb", "import os\nprint(os.environ.get('TEST_TEMPLATE_VAR'))"
