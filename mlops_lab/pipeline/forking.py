@@ -388,7 +388,10 @@ class KernelTemplate:
             payload = json.dumps(message).encode() + b"\n"
             if fds:
                 sent = socket.send_fds(conn, [payload], fds)
-                conn.sendall(payload[sent:])
+                if sent < len(payload):
+                    # Only what is left: the template may have read it all, answered and
+                    # closed already, and a send of nothing to a closed socket fails (EPIPE).
+                    conn.sendall(payload[sent:])
             else:
                 conn.sendall(payload)
             data = b""

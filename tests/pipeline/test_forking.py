@@ -8,7 +8,9 @@ counters, never on timings.
 from __future__ import annotations
 
 import os
+import select
 import signal
+import socket
 import time
 from pathlib import Path
 
@@ -206,6 +208,30 @@ def test_a_forked_kernel_waits_for_a_notebooks_own_thread_at_exit(
         pool.execute_notebook(str(notebook), str(tmp_path / "out.ipynb"), cwd=str(tmp_path))
         assert pool.stats.forked == 1
     assert done.read_text() == "thread atexit"
+
+
+@pytest.mark.kernel
+def test_a_fork_the_template_answers_at_once_is_not_lost(
+    tmp_path: Path, python3_kernel: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The template may read a fork request, fork, answer and close the connection
+    before the pool's thread runs again (a busy process): the kernel is the forked
+    one, not a kernel started from scratch beside a forked one nobody uses."""
+    send_fds = socket.send_fds
+
+    def send_then_wait_for_the_close(sock: socket.socket, *args: object) -> int:
+        sent = send_fds(sock, *args)  # type: ignore[arg-type]
+        poller = select.poll()
+        poller.register(sock, select.POLLRDHUP)
+        poller.poll(30_000)  # the template has answered and closed its end
+        return sent
+
+    notebook = _write(tmp_path / "one.ipynb", "print('forked')")
+    with kernels.KernelPool(ahead=0) as pool:
+        monkeypatch.setattr(socket, "send_fds", send_then_wait_for_the_close)
+        nb = pool.execute_notebook(str(notebook), str(tmp_path / "out.ipynb"))
+        assert (pool.stats.forked, pool.stats.started) == (1, 1)
+    assert _stdout(nb).strip() == "forked"
 
 
 @pytest.mark.kernel
