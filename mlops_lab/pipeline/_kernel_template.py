@@ -149,12 +149,37 @@ def _exit_as_python_does() -> None:
     import atexit
     import threading
 
+    _finish_channel_threads()
     for thread in threading.enumerate():
         if thread is not threading.current_thread() and not thread.daemon:
             thread.join()
     atexit._run_exitfuncs()
     sys.stdout.flush()
     sys.stderr.flush()
+
+
+def _finish_channel_threads() -> None:
+    """Let the kernel's control and shell channel threads finish, while IOPub still runs.
+
+    ipykernel's own ``close`` (an atexit function) stops the IOPub thread before it
+    joins them. The control thread, still flushing the output of the shutdown request
+    it answered, then waits 10 s for an IOPub that no longer runs, and jupyter_client
+    ends the kernel with SIGTERM after 2.5 s. Both threads have been told to stop by
+    then (by that request); they are joined here first.
+    """
+    from ipykernel.kernelapp import IPKernelApp
+
+    if not IPKernelApp.initialized():
+        return
+    app = IPKernelApp.instance()
+    for name in ("control_thread", "shell_channel_thread"):
+        thread = getattr(app, name, None)
+        if thread is not None and thread.is_alive():
+            try:
+                thread.stop()
+            except RuntimeError:  # its loop closed as it ended
+                pass
+            thread.join(timeout=5)
 
 
 def _handle(conn: socket.socket, server: socket.socket, started_env: dict[str, str]) -> None:

@@ -210,6 +210,55 @@ def test_a_forked_kernel_waits_for_a_notebooks_own_thread_at_exit(
     assert done.read_text() == "thread atexit"
 
 
+# A notebook whose stdout takes 0.5 s to flush in the kernel's control thread, which
+# flushes it after each request, the shutdown request included; at exit, the notebook's
+# atexit function writes whether the control thread is still running.
+SLOW_CONTROL_FLUSH = """
+import atexit, sys, threading, time
+from ipykernel.kernelapp import IPKernelApp
+control = IPKernelApp.instance().control_thread
+class SlowControlFlush:
+    def __init__(self, stream):
+        self.stream = stream
+    def write(self, text):
+        return self.stream.write(text)
+    def flush(self):
+        if threading.current_thread() is control:
+            time.sleep(0.5)
+        return self.stream.flush()
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
+sys.stdout = SlowControlFlush(sys.stdout)
+atexit.register(lambda: open(path, "w").write(f"control running: {control.is_alive()}"))
+"""
+
+
+@pytest.mark.kernel
+def test_a_forked_kernel_lets_its_control_thread_finish_before_the_atexit_functions(
+    tmp_path: Path, python3_kernel: str
+) -> None:
+    """A kernel asked to shut down lets its control thread finish the request (it
+    flushes the output after answering) before the atexit functions run, and exits
+    with code 0. ipykernel's close(), an atexit function, stops IOPub before it joins
+    that thread: a flush still under way then waits 10 s for IOPub, until
+    jupyter_client ends the kernel with SIGTERM after 2.5 s."""
+    state = tmp_path / "state.txt"
+    notebook = _write(tmp_path / "flush.ipynb", f"path = {str(state)!r}", SLOW_CONTROL_FLUSH)
+    with kernels.KernelPool(ahead=0, wait=True) as pool:
+        processes: list[forking.ForkedProcess] = []
+        release = pool.release
+
+        def keep(kernel: kernels.WarmKernel, **kw: object) -> None:
+            processes.append(kernel.km.provisioner.process)  # cleared as it is stopped
+            release(kernel, **kw)  # type: ignore[arg-type]
+
+        pool.release = keep  # type: ignore[method-assign]
+        pool.execute_notebook(str(notebook), str(tmp_path / "out.ipynb"), cwd=str(tmp_path))
+        assert pool.stats.forked == 1
+    assert state.read_text() == "control running: False"
+    assert [p.returncode for p in processes] == [0]
+
+
 @pytest.mark.kernel
 def test_a_fork_the_template_answers_at_once_is_not_lost(
     tmp_path: Path, python3_kernel: str, monkeypatch: pytest.MonkeyPatch
