@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..errors import InvalidArgumentError
+from . import metric_values
 
 if TYPE_CHECKING:
     from .store import Store
@@ -120,11 +121,10 @@ def insert_runs(store: Store, runs: Iterable[RunRows]) -> int:
             ) from None
         # In key order, each B-tree grows at its end instead of at random pages.
         param_rows.sort()
-        metric_rows.sort(key=lambda row: (row[0], row[1], row[3]))
         latest_rows.sort()
         tag_rows.sort()
         conn.executemany("INSERT INTO params VALUES (?, ?, ?, ?)", param_rows)
-        conn.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?, ?)", metric_rows)
+        metric_values.insert_new_runs(conn, metric_rows)
         conn.executemany("INSERT INTO latest_metrics VALUES (?, ?, ?, ?, ?)", latest_rows)
         conn.executemany("INSERT INTO tags VALUES (?, ?, ?)", tag_rows)
 

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import StoreError
+from . import metric_values
 from .connection import Connection, check_file
 from .merge_checks import check_source
 
@@ -49,6 +50,8 @@ _SPECIAL = frozenset(
         "experiments",
         "runs",
         "latest_metrics",
+        "metric_series",
+        "metric_values",
         "model_versions",
         "model_aliases",
         "model_events",
@@ -246,6 +249,7 @@ def _merge_rows(conn: sqlite3.Connection, report: MergeReport) -> None:
     for table in mine:
         if table in theirs and table not in _SPECIAL and table not in report.rows:
             report.rows[table] = _copy_rows(conn, table)
+    report.rows["metrics"] = metric_values.copy_from(conn, _ALIAS, theirs)
     if "latest_metrics" in theirs:
         report.rows["latest_metrics"] = _copy_latest_metrics(conn)
     if "model_versions" in theirs:

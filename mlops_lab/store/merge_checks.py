@@ -82,7 +82,8 @@ RULES: Mapping[str, dict[str, Rule]] = MappingProxyType(
         "environments": {"env_id": _digest},
         "runs": {"run_id": _run_id, "parent_id": _optional(_run_id), "env_id": _optional(_digest)},
         "params": {"run_id": _run_id},
-        "metrics": {"run_id": _run_id},
+        "metrics": {"run_id": _run_id},  # a store from before metric series
+        "metric_series": {"run_id": _run_id},
         "latest_metrics": {"run_id": _run_id},
         "tags": {"run_id": _run_id},
         "cells": {"run_id": _run_id},

@@ -271,6 +271,13 @@ def _cell_ids(db) -> None:
         db.execute("ALTER TABLE cells ADD COLUMN cell_id TEXT")
 
 
+def _metric_series(db) -> None:
+    """Metric history keyed by an integer per (run, key) (see :mod:`.metric_values`)."""
+    from .metric_values import migrate as to_series
+
+    to_series(db.conn)
+
+
 MIGRATIONS: tuple[Callable, ...] = (
     _v1,
     _v2,
@@ -279,6 +286,7 @@ MIGRATIONS: tuple[Callable, ...] = (
     _run_summaries,
     _prediction_client_ids,
     _cell_ids,
+    _metric_series,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ParamConflictError, RunNotFoundError
+from . import metric_values
 from .blobs import BlobStore
 from .bulk import RunRows, insert_runs
 from .connection import Connection
@@ -333,14 +334,8 @@ class Store:
     @staticmethod
     def _insert_metrics(conn, rows: list[MetricRow]) -> None:
         # NaN is stored as NULL: SQLite turns every NaN it is given into NULL.
-        conn.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?, ?)", rows)
         # Only the newest row of each (run, key) in the batch can become its latest value.
-        newest: dict[tuple[str, str], tuple] = {}
-        for row in rows:
-            key = (row[0], row[1])
-            prev = newest.get(key)
-            if prev is None or row[3] > prev[3] or (row[3] == prev[3] and row[4] >= prev[4]):
-                newest[key] = row
+        newest = metric_values.insert(conn, rows)
         conn.executemany(
             "INSERT INTO latest_metrics VALUES (?, ?, ?, ?, ?) "
             "ON CONFLICT (run_id, key) DO UPDATE SET "
@@ -348,9 +343,9 @@ class Store:
             "WHERE excluded.step > latest_metrics.step OR "
             "(excluded.step = latest_metrics.step "
             "AND excluded.timestamp >= latest_metrics.timestamp)",
-            list(newest.values()),
+            newest,
         )
-        refresh_summaries(conn, [key[0] for key in newest], "metrics_json")
+        refresh_summaries(conn, list(dict.fromkeys(row[0] for row in newest)), "metrics_json")
 
     def log_metrics(self, rows: Iterable[MetricRow], heartbeat: float | None = None) -> None:
         """Append metric rows (one transaction), and refresh the runs' heartbeat."""
@@ -375,20 +370,11 @@ class Store:
         return {k: _none_to_nan(v) for k, v in rows}
 
     def metric_history(self, run_id: str, key: str) -> list[tuple[int, float, float]]:
-        rows = self.db.read(
-            "SELECT step, value, timestamp FROM metrics WHERE run_id = ? AND key = ? "
-            "ORDER BY step, timestamp, rowid",
-            (run_id, key),
-        )
+        rows = self.db.read(metric_values.HISTORY, (run_id, key))
         return [(s, _none_to_nan(v), t) for s, v, t in rows]
 
     def metric_keys(self, run_id: str) -> list[str]:
-        return [
-            r[0]
-            for r in self.db.read(
-                "SELECT DISTINCT key FROM metrics WHERE run_id = ? ORDER BY key", (run_id,)
-            )
-        ]
+        return [r[0] for r in self.db.read(metric_values.KEYS, (run_id,))]
 
     def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
         def write(conn) -> None:

@@ -115,7 +115,7 @@ FORGERIES = [
     ("UPDATE run_inputs SET digest = 'ZZ'", "table 'run_inputs'"),
     ("UPDATE runs SET run_id = '../../x' WHERE rowid = 1", "table 'runs'"),
     ("UPDATE runs SET parent_id = 'not-a-run'", "parent_id='not-a-run'"),
-    ("UPDATE metrics SET run_id = 'x'", "table 'metrics'"),
+    ("UPDATE metric_series SET run_id = 'x' || series_id", "table 'metric_series'"),
     ("UPDATE experiments SET name = 'bob' || char(0) || 'x'", "table 'experiments'"),
     ("UPDATE experiments SET name = ''", "table 'experiments'"),
     ("UPDATE model_versions SET name = '<script>'", "table 'model_versions'"),

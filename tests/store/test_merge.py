@@ -111,6 +111,8 @@ def test_merge_copies_every_row_and_blob_once(two_stores) -> None:
         assert run.experiment == "bob"
         assert run.params["kind"] == "bob"
         assert len(run.metric_history("loss")) == 3
+        for key in ("loss", "acc"):  # under this store's own series ids
+            assert mine.metric_history(run_id, key) == theirs.metric_history(run_id, key)
         assert run.datasets and run.tags["who"] == "bob"
         assert run.load_model().C in (1.0, 2.0)
     assert ml.get_run(mine_ids[0]).experiment == "alice"
