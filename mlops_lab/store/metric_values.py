@@ -111,7 +111,10 @@ KEYS = (
 
 def migrate(conn: sqlite3.Connection) -> None:
     """From the ``metrics`` table of earlier stores to series and values, in the order
-    the rows were written."""
+    the rows were written. Idempotent: a store that has them already is left as it is."""
+    kind = conn.execute("SELECT type FROM sqlite_master WHERE name = 'metrics'").fetchone()
+    if kind is not None and kind[0] == "view":
+        return
     for statement in CREATE[:4]:
         conn.execute(statement)
     conn.execute(

@@ -272,7 +272,9 @@ def _cell_ids(db) -> None:
 
 
 def _metric_series(db) -> None:
-    """Metric history keyed by an integer per (run, key) (see :mod:`.metric_values`)."""
+    """Metric history keyed by an integer per (run, key) (see :mod:`.metric_values`).
+
+    Idempotent, like the migrations before it."""
     from .metric_values import migrate as to_series
 
     to_series(db.conn)

@@ -110,3 +110,16 @@ def test_a_merge_maps_series_to_this_stores_own_and_adds_nothing_the_second_time
     assert _same(mine.metric_history(B, "loss"), expected_b)
     assert mine.metric_history(B, "acc") == [(0, 0.2, 1.0)]
     assert _same(mine.metric_history(A, "acc"), [(0, 0.1, 10.0), (1, math.nan, 12.0)])
+
+
+def test_the_migration_run_again_changes_nothing(tmp_path: Path) -> None:
+    root = _old_store(tmp_path / ".mlops", ROWS)
+    store = Store(root)
+    before = store.db.read("SELECT * FROM metric_values ORDER BY rowid")
+    conn = sqlite3.connect(root / "mlops.db")
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION - 1}")
+    conn.commit()
+    conn.close()
+    again = Store(root)
+    assert again.db.read("SELECT * FROM metric_values ORDER BY rowid") == before
+    assert _same(again.metric_history(A, "loss"), _history(ROWS, A, "loss"))
