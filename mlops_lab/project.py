@@ -61,6 +61,7 @@ from .errors import (
 )
 from .store import Store
 from .store.locate import find_root
+from .store.metric_values import MetricRow
 from .tracking import capture
 from .tracking.run import Run, param_value
 
@@ -75,7 +76,6 @@ HEARTBEAT_INTERVAL_S = 30.0
 STATUSES = ("running", "finished", "failed", "killed")
 RUN_ID_ENV_VAR = "MLOPS_LAB_RUN_ID"
 
-MetricRow = tuple[str, str, float, int, float]
 T = TypeVar("T")
 
 

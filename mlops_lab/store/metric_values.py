@@ -19,6 +19,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 from operator import itemgetter
+from typing import cast
 
 # (run_id, key, value, step, timestamp), as the tracking API buffers them.
 MetricRow = tuple[str, str, float | None, int, float]
@@ -52,7 +53,7 @@ def series_ids(
     for pair in pairs:
         if pair not in ids:
             made = conn.execute("INSERT INTO metric_series (run_id, key) VALUES (?, ?)", pair)
-            ids[pair] = int(made.lastrowid or 0)
+            ids[pair] = cast(int, made.lastrowid)  # set by every INSERT of a row
     return ids
 
 

@@ -21,12 +21,11 @@ from .blobs import BlobStore
 from .bulk import RunRows, insert_runs
 from .connection import Connection
 from .locate import find_root
+from .metric_values import MetricRow
 from .summaries import refresh as refresh_summaries
 
 # A run of another host is declared killed when its heartbeat is this old.
 STALE_HEARTBEAT_S = 300.0
-
-MetricRow = tuple[str, str, float, int, float]  # run_id, key, value, step, timestamp
 
 
 _CELL_COLUMNS = (
@@ -345,7 +344,7 @@ class Store:
             "AND excluded.timestamp >= latest_metrics.timestamp)",
             newest,
         )
-        refresh_summaries(conn, list(dict.fromkeys(row[0] for row in newest)), "metrics_json")
+        refresh_summaries(conn, [row[0] for row in newest], "metrics_json")
 
     def log_metrics(self, rows: Iterable[MetricRow], heartbeat: float | None = None) -> None:
         """Append metric rows (one transaction), and refresh the runs' heartbeat."""
